@@ -1,0 +1,183 @@
+//! Per-connection state, and the registry of connected clients behind
+//! `CLIENT LIST`, `CLIENT KILL`, `INFO clients` and `maxclients`.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use hashbrown::HashMap;
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::reply::Protocol;
+
+/// `CLIENT REPLY` mode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReplyMode {
+    /// Replies are sent (default).
+    #[default]
+    On,
+    /// No replies until `CLIENT REPLY ON`.
+    Off,
+    /// The next command's reply is dropped.
+    Skip,
+    /// The current command's reply is dropped, then back to `On`.
+    SkipThis,
+}
+
+/// State of one connection, owned by its task.
+#[derive(Debug)]
+pub struct Client {
+    /// Selected database.
+    pub db: usize,
+    /// Protocol of replies.
+    pub proto: Protocol,
+    /// Whether the client passed `AUTH` (or no password is set).
+    pub authenticated: bool,
+    /// `CLIENT REPLY` mode.
+    pub reply_mode: ReplyMode,
+    /// Close the connection once the current replies are written (`QUIT`,
+    /// protocol errors, `CLIENT KILL` of oneself).
+    pub close_after_reply: bool,
+    /// The part of this client others can see.
+    pub handle: Arc<ClientHandle>,
+    /// Random source for `RANDOMKEY` and friends.
+    pub rng: fastrand::Rng,
+}
+
+impl Client {
+    /// A new client for a registered handle.
+    pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Client {
+        Client {
+            db: 0,
+            proto: Protocol::Resp2,
+            authenticated,
+            reply_mode: ReplyMode::On,
+            close_after_reply: false,
+            rng: fastrand::Rng::with_seed(handle.id.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+            handle,
+        }
+    }
+
+    /// Unique id (`CLIENT ID`).
+    pub fn id(&self) -> u64 {
+        self.handle.id
+    }
+}
+
+/// What other connections may read or change of a client.
+#[derive(Debug)]
+pub struct ClientHandle {
+    /// Unique id, never reused.
+    pub id: u64,
+    /// Peer address.
+    pub addr: SocketAddr,
+    /// Local address.
+    pub laddr: SocketAddr,
+    /// When the connection was accepted (Unix ms).
+    pub created_ms: u64,
+    /// Last time a command arrived (Unix ms).
+    pub last_interaction_ms: AtomicU64,
+    /// Selected database, mirrored for `CLIENT LIST`.
+    pub db: AtomicUsize,
+    /// RESP version, mirrored for `CLIENT LIST`.
+    pub resp: AtomicUsize,
+    /// Name of the last command run, mirrored for `CLIENT LIST`.
+    pub last_cmd: Mutex<&'static str>,
+    /// Texts set by `CLIENT SETNAME` / `SETINFO`.
+    pub names: Mutex<ClientNames>,
+    /// Set when the client must disconnect (`CLIENT KILL`, shutdown).
+    pub killed: AtomicBool,
+    /// Wakes the connection's task when `killed` is set.
+    pub kill: Notify,
+}
+
+/// Names a client gave itself.
+#[derive(Debug, Default, Clone)]
+pub struct ClientNames {
+    /// `CLIENT SETNAME`.
+    pub name: String,
+    /// `CLIENT SETINFO LIB-NAME`.
+    pub lib_name: String,
+    /// `CLIENT SETINFO LIB-VER`.
+    pub lib_ver: String,
+}
+
+impl ClientHandle {
+    /// Asks the connection to close.
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::SeqCst);
+        self.kill.notify_one();
+    }
+}
+
+/// All connected clients.
+#[derive(Debug, Default)]
+pub struct Clients {
+    next_id: AtomicU64,
+    map: Mutex<HashMap<u64, Arc<ClientHandle>>>,
+    count: AtomicUsize,
+}
+
+impl Clients {
+    /// Registers a connection unless `maxclients` are already connected.
+    pub fn register(
+        &self,
+        addr: SocketAddr,
+        laddr: SocketAddr,
+        now_ms: u64,
+        maxclients: usize,
+    ) -> Option<Arc<ClientHandle>> {
+        if self.count.fetch_add(1, Ordering::SeqCst) >= maxclients {
+            self.count.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let handle = Arc::new(ClientHandle {
+            id,
+            addr,
+            laddr,
+            created_ms: now_ms,
+            last_interaction_ms: AtomicU64::new(now_ms),
+            db: AtomicUsize::new(0),
+            resp: AtomicUsize::new(2),
+            last_cmd: Mutex::new("NULL"),
+            names: Mutex::new(ClientNames::default()),
+            killed: AtomicBool::new(false),
+            kill: Notify::new(),
+        });
+        self.map.lock().insert(id, handle.clone());
+        Some(handle)
+    }
+
+    /// Removes a closed connection.
+    pub fn unregister(&self, id: u64) {
+        if self.map.lock().remove(&id).is_some() {
+            self.count.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Number of connected clients.
+    pub fn len(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+
+    /// Whether no client is connected.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Handles of all clients, ordered by id.
+    pub fn snapshot(&self) -> Vec<Arc<ClientHandle>> {
+        let mut v: Vec<_> = self.map.lock().values().cloned().collect();
+        v.sort_by_key(|c| c.id);
+        v
+    }
+
+    /// Asks every client to close (shutdown).
+    pub fn kill_all(&self) {
+        for c in self.map.lock().values() {
+            c.kill();
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! The command table and dispatch.
+//!
+//! Every command is a [`Command`]: Redis' name, arity, flags and key
+//! positions (as `COMMAND INFO` reports them) and a handler. Handlers live in
+//! one module per group, named after Redis' command groups: [`string`],
+//! [`keys`] (Redis' "generic"), [`server`], [`connection`]. A handler gets the
+//! execution context ([`Ctx`]: shared state, this client, the current time,
+//! the reply writer) and the arguments ([`Args`]), and writes its reply.
+//!
+//! Executing a command is a function of (keyspace, client, arguments, `now`):
+//! the clock is read once per batch by the connection and passed in.
+
+pub mod connection;
+pub mod keys;
+pub mod server;
+pub mod string;
+
+use std::sync::OnceLock;
+
+use hashbrown::HashMap;
+use smallvec::SmallVec;
+
+use crate::client::Client;
+use crate::reply::Reply;
+use crate::shared::Shared;
+
+/// Command flags, as `COMMAND INFO` names them.
+pub mod flags {
+    /// May modify the keyspace (`write`).
+    pub const WRITE: u32 = 1 << 0;
+    /// Never modifies the keyspace (`readonly`).
+    pub const READONLY: u32 = 1 << 1;
+    /// May grow memory (`denyoom`).
+    pub const DENYOOM: u32 = 1 << 2;
+    /// Administrative (`admin`).
+    pub const ADMIN: u32 = 1 << 3;
+    /// Runs in O(1) or O(log n) (`fast`).
+    pub const FAST: u32 = 1 << 4;
+    /// Allowed before authentication (`no_auth`).
+    pub const NO_AUTH: u32 = 1 << 5;
+    /// Allowed while loading (`loading`).
+    pub const LOADING: u32 = 1 << 6;
+    /// Allowed on a stale replica (`stale`).
+    pub const STALE: u32 = 1 << 7;
+    /// Not allowed in scripts (`noscript`).
+    pub const NOSCRIPT: u32 = 1 << 8;
+    /// Output is not deterministic (`random` in older Redis).
+    pub const RANDOM: u32 = 1 << 9;
+    /// Allowed in a `MULTI` context only by name (`allow_busy`).
+    pub const ALLOW_BUSY: u32 = 1 << 10;
+
+    /// Names in `COMMAND INFO` order.
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (NOSCRIPT, "noscript"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (NO_AUTH, "no_auth"),
+        (FAST, "fast"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+}
+
+/// A handler: runs the command and writes its reply.
+pub type Handler = fn(&mut Ctx<'_>, Args<'_>);
+
+/// One entry of the command table.
+#[derive(Debug)]
+pub struct Command {
+    /// Lowercase name, as Redis spells it.
+    pub name: &'static str,
+    /// Redis arity: `n` means exactly `n` arguments (name included), `-n` at
+    /// least `n`.
+    pub arity: i32,
+    /// Bits of [`flags`].
+    pub flags: u32,
+    /// Position of the first key (0 if none).
+    pub first_key: i32,
+    /// Position of the last key (-1: the last argument).
+    pub last_key: i32,
+    /// Step between keys.
+    pub step: i32,
+    /// Redis' command group (`string`, `generic`, `server`, `connection`).
+    pub group: &'static str,
+    /// One-line summary, as `COMMAND DOCS` gives it.
+    pub summary: &'static str,
+    /// Redis version that introduced the command.
+    pub since: &'static str,
+    /// Handler.
+    pub run: Handler,
+}
+
+impl Command {
+    /// Whether `argc` arguments (name included) satisfy the arity.
+    #[inline]
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i64;
+        let arity = self.arity as i64;
+        if arity >= 0 {
+            argc == arity
+        } else {
+            argc >= -arity
+        }
+    }
+
+    /// Whether the command has flag `f`.
+    #[inline]
+    pub fn has(&self, f: u32) -> bool {
+        self.flags & f != 0
+    }
+
+    /// Positions of the keys in a call with `argc` arguments, from the
+    /// table's (first, last, step) triple.
+    pub fn key_positions(&self, argc: usize) -> impl Iterator<Item = usize> {
+        let (first, step) = (self.first_key.max(0) as usize, self.step.max(1) as usize);
+        let last = if self.last_key < 0 {
+            (argc as i64 + self.last_key as i64).max(0) as usize
+        } else {
+            self.last_key as usize
+        };
+        let end = if first == 0 { 0 } else { (last + 1).min(argc) };
+        (first..end.max(first)).step_by(step)
+    }
+}
+
+/// Builds a [`Command`]; used by the tables of the group modules.
+#[allow(clippy::too_many_arguments)]
+pub(crate) const fn command(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    keys: (i32, i32, i32),
+    group: &'static str,
+    since: &'static str,
+    summary: &'static str,
+    run: Handler,
+) -> Command {
+    Command {
+        name,
+        arity,
+        flags,
+        first_key: keys.0,
+        last_key: keys.1,
+        step: keys.2,
+        group,
+        summary,
+        since,
+        run,
+    }
+}
+
+/// The arguments of one command, name included (`args.get(0)`), as slices of
+/// the connection's read buffer.
+#[derive(Clone, Copy, Debug)]
+pub struct Args<'a> {
+    src: &'a [u8],
+    ranges: &'a [(u32, u32)],
+}
+
+impl<'a> Args<'a> {
+    /// Arguments given as `(start, end)` byte ranges of `src`.
+    pub fn new(src: &'a [u8], ranges: &'a [(u32, u32)]) -> Args<'a> {
+        Args { src, ranges }
+    }
+
+    /// Number of arguments, the command name included.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.ranges.len()
+    }
+
+    /// Whether there is no argument at all.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    /// Argument `i`.
+    ///
+    /// # Panics
+    /// If `i >= self.len()`; the arity check runs before any handler, so a
+    /// handler indexes within its arity and loops within `len()`.
+    #[inline]
+    pub fn get(&self, i: usize) -> &'a [u8] {
+        let (s, e) = self.ranges[i];
+        &self.src[s as usize..e as usize]
+    }
+
+    /// Arguments from position `from` on.
+    pub fn iter_from(&self, from: usize) -> impl ExactSizeIterator<Item = &'a [u8]> + 'a {
+        let src = self.src;
+        self.ranges[from.min(self.ranges.len())..]
+            .iter()
+            .map(move |&(s, e)| &src[s as usize..e as usize])
+    }
+
+    /// The arguments after `from`, as a new `Args` (the name slot becomes
+    /// the argument at `from`).
+    pub fn shift(&self, from: usize) -> Args<'a> {
+        Args {
+            src: self.src,
+            ranges: &self.ranges[from.min(self.ranges.len())..],
+        }
+    }
+}
+
+/// What a handler runs with.
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    /// State shared by every connection.
+    pub shared: &'a Shared,
+    /// The calling client's connection state.
+    pub client: &'a mut Client,
+    /// Current Unix time in milliseconds, read once per batch of commands.
+    pub now_ms: u64,
+    /// Where the reply goes.
+    pub out: Reply<'a>,
+}
+
+/// Redis' error texts used by many commands.
+pub mod err {
+    /// Wrong type of value.
+    pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+    /// Generic syntax error.
+    pub const SYNTAX: &str = "ERR syntax error";
+    /// Argument is not a valid integer.
+    pub const NOT_INT: &str = "ERR value is not an integer or out of range";
+    /// Argument is not a valid float.
+    pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+    /// Key absent where required.
+    pub const NO_SUCH_KEY: &str = "ERR no such key";
+    /// Increment or decrement overflows i64.
+    pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+    /// `SELECT` out of range.
+    pub const DB_INDEX: &str = "ERR DB index is out of range";
+    /// Authentication required.
+    pub const NOAUTH: &str = "NOAUTH Authentication required.";
+    /// String grows past `proto-max-bulk-len`.
+    pub const TOO_BIG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+}
+
+/// Writes Redis' wrong-arity error for `name`.
+pub fn wrong_arity(out: &mut Reply<'_>, name: &[u8]) {
+    let name = String::from_utf8_lossy(name).to_lowercase();
+    out.error(&format!(
+        "ERR wrong number of arguments for '{name}' command"
+    ));
+}
+
+/// Writes Redis' unknown-command error, quoting up to the first arguments.
+pub fn unknown_command(out: &mut Reply<'_>, args: Args<'_>) {
+    use std::fmt::Write;
+    let mut msg = format!(
+        "ERR unknown command '{}', with args beginning with: ",
+        truncate_lossy(args.get(0))
+    );
+    for a in args.iter_from(1) {
+        if msg.len() >= 128 * 4 {
+            break;
+        }
+        let _ = write!(msg, "'{}' ", truncate_lossy(a));
+    }
+    out.error(&msg);
+}
+
+fn truncate_lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(&b[..b.len().min(128)]).into_owned()
+}
+
+/// The whole command table.
+pub fn table() -> &'static [&'static Command] {
+    &index().0
+}
+
+fn index() -> &'static (
+    Vec<&'static Command>,
+    HashMap<&'static [u8], &'static Command>,
+) {
+    static INDEX: OnceLock<(
+        Vec<&'static Command>,
+        HashMap<&'static [u8], &'static Command>,
+    )> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        let all: Vec<&'static Command> = string::COMMANDS
+            .iter()
+            .chain(keys::COMMANDS)
+            .chain(server::COMMANDS)
+            .chain(connection::COMMANDS)
+            .collect();
+        let map = all.iter().map(|c| (c.name.as_bytes(), *c)).collect();
+        (all, map)
+    })
+}
+
+/// Finds a command by name, case-insensitively.
+#[inline]
+pub fn lookup(name: &[u8]) -> Option<&'static Command> {
+    let mut lower = [0u8; 32];
+    if name.len() > lower.len() {
+        return None;
+    }
+    let lower = &mut lower[..name.len()];
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    index().1.get(&*lower).copied()
+}
+
+/// Where a key lives: its hash and its shard.
+#[derive(Clone, Copy, Debug)]
+pub struct Route {
+    /// Hash of the key.
+    pub hash: u64,
+    /// Owning shard.
+    pub shard: usize,
+}
+
+/// Routes keys to shards: one [`Route`] per key, in order, and the sorted,
+/// deduplicated shards to lock (one lock per shard per command).
+pub fn route<'k>(
+    shared: &Shared,
+    keys: impl Iterator<Item = &'k [u8]>,
+) -> (SmallVec<[Route; 8]>, SmallVec<[usize; 8]>) {
+    let ks = &shared.keyspace;
+    let routes: SmallVec<[Route; 8]> = keys
+        .map(|k| {
+            let hash = ks.hash(k);
+            Route {
+                hash,
+                shard: ks.shard_of(hash),
+            }
+        })
+        .collect();
+    let mut shards: SmallVec<[usize; 8]> = routes.iter().map(|r| r.shard).collect();
+    shards.sort_unstable();
+    shards.dedup();
+    (routes, shards)
+}
+
+/// Parses argument `arg` as a Redis integer, or writes the standard error.
+pub fn int_arg(out: &mut Reply<'_>, arg: &[u8]) -> Option<i64> {
+    let v = crate::num::parse_i64_canonical(arg);
+    if v.is_none() {
+        out.error(err::NOT_INT);
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_lowercase_and_arity_sane() {
+        let mut seen = std::collections::HashSet::new();
+        for c in table() {
+            assert!(seen.insert(c.name), "duplicate {}", c.name);
+            assert_eq!(c.name, c.name.to_lowercase());
+            assert_ne!(c.arity, 0, "{}", c.name);
+            assert!(lookup(c.name.to_uppercase().as_bytes()).is_some());
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! One client connection: read, parse every whole command in the buffer,
+//! execute, write all replies with one syscall.
+//!
+//! The read buffer and the write buffer come from the server's
+//! [`bufpool::BufferPool`] and go back to it when the connection closes.
+//! Arguments are slices of the read buffer ([`crate::parse`]); replies are
+//! encoded straight into the write buffer ([`crate::reply`]).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::client::{Client, ClientHandle, ReplyMode};
+use crate::cmd::{self, Args, Ctx};
+use crate::parse::{ArgSource, Limits, Parser};
+use crate::reply::Reply;
+use crate::shared::{Shared, Stats};
+
+/// Initial size of a connection's read and write buffers, bytes.
+const BUF_SIZE: usize = 16 * 1024;
+
+/// Serves one client until it disconnects, is killed, or the server stops.
+pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<ClientHandle>) {
+    let _ = stream.set_nodelay(true);
+    let mut conn = Connection {
+        client: Client::new(handle.clone(), shared.config.requirepass().is_none()),
+        parser: Parser::new(),
+        rbuf: shared.buffers.get(BUF_SIZE),
+        wbuf: shared.buffers.get(BUF_SIZE),
+        shared: shared.clone(),
+    };
+    let mut shutdown = shared.shutdown_signal();
+    loop {
+        if handle.killed.load(Ordering::Relaxed) || shared.is_shutting_down() {
+            break;
+        }
+        conn.reserve_read();
+        let n = tokio::select! {
+            r = stream.read_buf(&mut *conn.rbuf) => match r {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            },
+            _ = handle.kill.notified() => break,
+            _ = shutdown.changed() => break,
+        };
+        Stats::add(&shared.stats.net_input_bytes, n as u64);
+        let close = conn.process();
+        if !conn.wbuf.is_empty() {
+            Stats::add(&shared.stats.net_output_bytes, conn.wbuf.len() as u64);
+            if stream.write_all(&conn.wbuf).await.is_err() {
+                break;
+            }
+            conn.wbuf.clear();
+        }
+        if close {
+            break;
+        }
+    }
+    let _ = stream.shutdown().await;
+    shared.clients.unregister(handle.id);
+}
+
+struct Connection {
+    shared: Arc<Shared>,
+    client: Client,
+    parser: Parser,
+    rbuf: bufpool::PooledBuf,
+    wbuf: bufpool::PooledBuf,
+}
+
+impl Connection {
+    /// Makes room for the next read: at least 4 KiB free, or what the parser
+    /// knows the current command needs (one reservation for a big bulk).
+    fn reserve_read(&mut self) {
+        let want = self
+            .parser
+            .needed()
+            .map_or(0, |n| n.saturating_sub(self.rbuf.len()));
+        let free = self.rbuf.capacity() - self.rbuf.len();
+        if free < 4096 || free < want {
+            self.rbuf.reserve(want.max(BUF_SIZE));
+        }
+    }
+
+    /// Runs every whole command in the read buffer; returns whether the
+    /// connection must close once the replies are written.
+    fn process(&mut self) -> bool {
+        let shared = &*self.shared;
+        let limits = Limits {
+            max_bulk_len: shared.config.max_bulk_len(),
+            ..Limits::default()
+        };
+        let now_ms = shared.clock.now_ms();
+        let mut consumed = 0;
+        let mut commands = 0u64;
+        let mut last_cmd = None;
+        while !self.client.close_after_reply {
+            let buf = &self.rbuf[consumed..];
+            match self.parser.parse(buf, &limits, self.client.authenticated) {
+                Ok(Some(n)) => {
+                    if !self.parser.ranges().is_empty() {
+                        let src = match self.parser.source() {
+                            ArgSource::Buffer => buf,
+                            ArgSource::Scratch => self.parser.scratch(),
+                        };
+                        let args = Args::new(src, self.parser.ranges());
+                        last_cmd = execute(shared, &mut self.client, now_ms, args, &mut self.wbuf);
+                        commands += 1;
+                    }
+                    consumed += n;
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let mut out = Reply::new(&mut self.wbuf, self.client.proto);
+                    out.error(&format!("ERR {e}"));
+                    Stats::add(&shared.stats.error_replies, 1);
+                    self.client.close_after_reply = true;
+                }
+            }
+        }
+        bytes::Buf::advance(&mut *self.rbuf, consumed);
+        if self.rbuf.len() > shared.config.query_buffer_limit() {
+            tracing::warn!(
+                id = self.client.id(),
+                "closing client that reached max query buffer length"
+            );
+            self.client.close_after_reply = true;
+        }
+        Stats::add(&shared.stats.commands_processed, commands);
+        if commands > 0 {
+            let h = &self.client.handle;
+            h.last_interaction_ms.store(now_ms, Ordering::Relaxed);
+            if let Some(name) = last_cmd {
+                *h.last_cmd.lock() = name;
+            }
+        }
+        self.client.close_after_reply
+    }
+}
+
+/// Executes one command: fast paths for GET and SET, then the table. Returns
+/// the command's name for `CLIENT LIST`.
+#[inline]
+pub fn execute(
+    shared: &Shared,
+    client: &mut Client,
+    now_ms: u64,
+    args: Args<'_>,
+    wbuf: &mut bytes::BytesMut,
+) -> Option<&'static str> {
+    let mark = wbuf.len();
+    let suppress = match client.reply_mode {
+        ReplyMode::On => false,
+        ReplyMode::Off => true,
+        ReplyMode::Skip | ReplyMode::SkipThis => {
+            client.reply_mode = ReplyMode::On;
+            true
+        }
+    };
+    let mode_before = client.reply_mode;
+    let proto = client.proto;
+    let name = args.get(0);
+    let mut ctx = Ctx {
+        shared,
+        client,
+        now_ms,
+        out: Reply::new(wbuf, proto),
+    };
+    let ran = if ctx.client.authenticated && args.len() == 2 && name.eq_ignore_ascii_case(b"get") {
+        cmd::string::get(&mut ctx, args);
+        Some("get")
+    } else if ctx.client.authenticated && args.len() == 3 && name.eq_ignore_ascii_case(b"set") {
+        cmd::string::set(&mut ctx, args);
+        Some("set")
+    } else {
+        dispatch(&mut ctx, args)
+    };
+    if suppress && ctx.client.reply_mode == mode_before {
+        ctx.out.truncate(mark);
+    } else if wbuf.get(mark) == Some(&b'-') {
+        Stats::add(&shared.stats.error_replies, 1);
+    }
+    ran
+}
+
+fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<&'static str> {
+    let Some(command) = cmd::lookup(args.get(0)) else {
+        cmd::unknown_command(&mut ctx.out, args);
+        return None;
+    };
+    if !command.arity_ok(args.len()) {
+        cmd::wrong_arity(&mut ctx.out, args.get(0));
+    } else if !ctx.client.authenticated && !command.has(cmd::flags::NO_AUTH) {
+        ctx.out.error(cmd::err::NOAUTH);
+    } else {
+        (command.run)(ctx, args);
+    }
+    Some(command.name)
+}

@@ -1,0 +1,90 @@
+//! The value stored under a key.
+
+use crate::small::SmallBytes;
+
+/// Longest string Redis stores with the `embstr` encoding, in bytes (44).
+pub const EMBSTR_MAX: usize = 44;
+
+/// A value of the keyspace.
+///
+/// Strings keep Redis' two observable encodings apart: a string that is the
+/// canonical decimal form of an `i64` is kept as [`Value::Int`] (Redis' `int`
+/// encoding: `INCR` needs no parsing and `OBJECT ENCODING` says `int`), any
+/// other string as bytes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// A string, as bytes (`embstr` up to 44 bytes, else `raw`).
+    Str(SmallBytes),
+    /// A string holding a canonical 64-bit integer (`int` encoding).
+    Int(i64),
+}
+
+impl Value {
+    /// Builds a string value from client bytes, choosing the `int` encoding
+    /// when the bytes are a canonical integer, as Redis' `tryObjectEncoding`.
+    #[inline]
+    pub fn string(bytes: &[u8]) -> Value {
+        if bytes.len() <= 20 {
+            if let Some(n) = crate::num::parse_i64_canonical(bytes) {
+                return Value::Int(n);
+            }
+        }
+        Value::Str(SmallBytes::new(bytes))
+    }
+
+    /// The type name `TYPE` reports.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) | Value::Int(_) => "string",
+        }
+    }
+
+    /// The encoding `OBJECT ENCODING` reports.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Int(_) => "int",
+            Value::Str(s) if s.len() <= EMBSTR_MAX => "embstr",
+            Value::Str(_) => "raw",
+        }
+    }
+
+    /// Whether this is a string (any encoding).
+    #[inline]
+    pub fn is_string(&self) -> bool {
+        matches!(self, Value::Str(_) | Value::Int(_))
+    }
+
+    /// Heap bytes owned by the value beyond its own size (for memory stats).
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Value::Str(s) => s.heap_size(),
+            Value::Int(_) => 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_is_24_bytes() {
+        assert_eq!(std::mem::size_of::<Value>(), 24);
+    }
+
+    #[test]
+    fn int_encoding_only_for_canonical_integers() {
+        assert_eq!(Value::string(b"123"), Value::Int(123));
+        assert_eq!(Value::string(b"-9223372036854775808"), Value::Int(i64::MIN));
+        assert!(matches!(Value::string(b"0123"), Value::Str(_)));
+        assert!(matches!(Value::string(b"+1"), Value::Str(_)));
+        assert!(matches!(Value::string(b"-0"), Value::Str(_)));
+        assert!(matches!(
+            Value::string(b"9223372036854775808"),
+            Value::Str(_)
+        ));
+        assert_eq!(Value::string(b"12").encoding(), "int");
+        assert_eq!(Value::string(b"abc").encoding(), "embstr");
+        assert_eq!(Value::string(&[b'a'; 45]).encoding(), "raw");
+    }
+}

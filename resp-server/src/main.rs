@@ -1,0 +1,79 @@
+//! The `resp-server` binary: a Redis-compatible server on 127.0.0.1:6379 by
+//! default, in memory.
+
+use anyhow::Context;
+use clap::Parser;
+use resp_server::config::{ConfigStore, Options};
+use resp_server::server::Server;
+
+fn main() -> anyhow::Result<()> {
+    let opts = Options::parse();
+    let config = ConfigStore::from_options(&opts)?;
+    init_logging(&config.get("loglevel").unwrap_or_default());
+    let threads = match config.get_u64("threads") as usize {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async move {
+        let server = Server::bind(config).await.context("binding the listener")?;
+        let shared = server.shared();
+        tracing::info!(
+            addr = %server.local_addr(),
+            threads,
+            shards = shared.keyspace.shard_count(),
+            "Ready to accept connections"
+        );
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("signal received, shutting down");
+            shared.shutdown();
+        });
+        server.run().await;
+        tracing::info!("bye");
+        Ok(())
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Maps Redis' log levels onto tracing's; anything else is a tracing filter.
+fn init_logging(level: &str) {
+    let filter = match level {
+        "debug" => "debug",
+        "verbose" => "info",
+        "notice" => "info",
+        "warning" => "warn",
+        "nothing" => "off",
+        other => other,
+    };
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| filter.to_string());
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,119 @@
+//! State shared by every connection of one server.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bufpool::BufferPool;
+use tokio::sync::watch;
+
+use crate::client::Clients;
+use crate::clock::Clock;
+use crate::config::ConfigStore;
+use crate::keyspace::Keyspace;
+
+/// Server-wide counters reported by `INFO stats`.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// `total_connections_received`.
+    pub connections_received: AtomicU64,
+    /// `rejected_connections` (over `maxclients`).
+    pub rejected_connections: AtomicU64,
+    /// `total_commands_processed`.
+    pub commands_processed: AtomicU64,
+    /// `total_net_input_bytes`.
+    pub net_input_bytes: AtomicU64,
+    /// `total_net_output_bytes`.
+    pub net_output_bytes: AtomicU64,
+    /// `total_error_replies`: protocol and command errors.
+    pub error_replies: AtomicU64,
+}
+
+impl Stats {
+    /// Adds `n` to a counter (relaxed: these are statistics).
+    #[inline]
+    pub fn add(counter: &AtomicU64, n: u64) {
+        if n != 0 {
+            counter.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Zeroes the counters (`CONFIG RESETSTAT`).
+    pub fn reset(&self) {
+        for c in [
+            &self.connections_received,
+            &self.rejected_connections,
+            &self.commands_processed,
+            &self.net_input_bytes,
+            &self.net_output_bytes,
+            &self.error_replies,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Everything connections share: keyspace, configuration, clients, counters,
+/// the clock, buffers and the shutdown signal.
+#[derive(Debug)]
+pub struct Shared {
+    /// The data.
+    pub keyspace: Keyspace,
+    /// Live parameters.
+    pub config: ConfigStore,
+    /// Connected clients.
+    pub clients: Clients,
+    /// Counters.
+    pub stats: Stats,
+    /// Time source (injected in tests).
+    pub clock: Arc<dyn Clock>,
+    /// Read and write buffers of connections.
+    pub buffers: BufferPool,
+    /// When the server started.
+    pub started: Instant,
+    /// 40 hex characters identifying this run (`INFO server` `run_id`).
+    pub run_id: String,
+    /// TCP port actually bound.
+    pub port: u16,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Shared {
+    /// Shared state for a server of the given configuration.
+    pub fn new(config: ConfigStore, clock: Arc<dyn Clock>, port: u16) -> Shared {
+        let shards = config.get_u64("shards").max(1) as usize;
+        let databases = config.get_u64("databases").max(1) as usize;
+        let mut rng = fastrand::Rng::new();
+        let run_id = (0..40)
+            .map(|_| char::from_digit(rng.u32(..16), 16).unwrap_or('0'))
+            .collect();
+        Shared {
+            keyspace: Keyspace::new(shards, databases, rng.u64(..)),
+            config,
+            clients: Clients::default(),
+            stats: Stats::default(),
+            clock,
+            buffers: BufferPool::default(),
+            started: Instant::now(),
+            run_id,
+            port,
+            shutdown: watch::channel(false).0,
+        }
+    }
+
+    /// Asks the server to stop: the listener closes and every connection ends.
+    pub fn shutdown(&self) {
+        self.shutdown.send_replace(true);
+        self.clients.kill_all();
+    }
+
+    /// Whether shutdown was asked for.
+    pub fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// A receiver that changes when shutdown is asked for.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+}
