@@ -86,6 +86,10 @@ pub struct ClientHandle {
     pub last_cmd: Mutex<&'static str>,
     /// Texts set by `CLIENT SETNAME` / `SETINFO`.
     pub names: Mutex<ClientNames>,
+    /// `CLIENT NO-EVICT ON` (flag `e` in `CLIENT LIST`).
+    pub no_evict: AtomicBool,
+    /// `CLIENT NO-TOUCH ON` (flag `T` in `CLIENT LIST`).
+    pub no_touch: AtomicBool,
     /// Set when the client must disconnect (`CLIENT KILL`, shutdown).
     pub killed: AtomicBool,
     /// Wakes the connection's task when `killed` is set.
@@ -108,6 +112,59 @@ impl ClientHandle {
     pub fn kill(&self) {
         self.killed.store(true, Ordering::SeqCst);
         self.kill.notify_one();
+    }
+
+    /// Whether the client was asked to close (it may still be registered
+    /// until its task ends; `CLIENT LIST` and `CLIENT KILL` skip it, as
+    /// Redis frees a killed client at once).
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::SeqCst)
+    }
+
+    /// Appends this client's line of `CLIENT LIST` / `CLIENT INFO` to `out`,
+    /// without the trailing newline, in Redis 7.2's field order.
+    ///
+    /// `now_ms` is the current Unix time in milliseconds (`age` and `idle`
+    /// are whole seconds). `running` is the full name of the command being
+    /// executed (`client|list`) when the line describes the calling client:
+    /// it is then reported as `cmd` and `idle` is 0, as Redis updates both
+    /// before running a command. Fields this server does not track (buffer
+    /// and memory sizes, `fd`) are 0.
+    pub fn write_info(&self, out: &mut String, now_ms: u64, running: Option<&str>) {
+        use std::fmt::Write;
+        let last_cmd = *self.last_cmd.lock();
+        let (cmd, idle_since) = match running {
+            Some(cmd) => (cmd, now_ms),
+            None => (last_cmd, self.last_interaction_ms.load(Ordering::Relaxed)),
+        };
+        let age = now_ms.saturating_sub(self.created_ms) / 1000;
+        let idle = now_ms.saturating_sub(idle_since) / 1000;
+        let mut flags = String::new();
+        if self.no_evict.load(Ordering::Relaxed) {
+            flags.push('e');
+        }
+        if self.no_touch.load(Ordering::Relaxed) {
+            flags.push('T');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
+        let names = self.names.lock();
+        let _ = write!(
+            out,
+            "id={} addr={} laddr={} fd=0 name={} age={age} idle={idle} flags={flags} \
+             db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 \
+             rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={cmd} user=default \
+             redir=-1 resp={} lib-name={} lib-ver={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            names.name,
+            self.db.load(Ordering::Relaxed),
+            self.resp.load(Ordering::Relaxed),
+            names.lib_name,
+            names.lib_ver,
+        );
     }
 }
 
@@ -143,6 +200,8 @@ impl Clients {
             resp: AtomicUsize::new(2),
             last_cmd: Mutex::new("NULL"),
             names: Mutex::new(ClientNames::default()),
+            no_evict: AtomicBool::new(false),
+            no_touch: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             kill: Notify::new(),
         });
@@ -165,6 +224,11 @@ impl Clients {
     /// Whether no client is connected.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The client with id `id`, if connected.
+    pub fn get(&self, id: u64) -> Option<Arc<ClientHandle>> {
+        self.map.lock().get(&id).cloned()
     }
 
     /// Handles of all clients, ordered by id.

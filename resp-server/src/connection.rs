@@ -5,7 +5,14 @@
 //! [`bufpool::BufferPool`] and go back to it when the connection closes.
 //! Arguments are slices of the read buffer ([`crate::parse`]); replies are
 //! encoded straight into the write buffer ([`crate::reply`]).
+//!
+//! The loop ([`serve_with`]) is shared by both concurrency models of
+//! `docs/design/concurrency.md`; what differs is how a batch of commands is
+//! run ([`Batches`]): with striped locks every command runs here, at once
+//! ([`serve`]); shard-per-thread sends the commands of other threads' shards
+//! away ([`crate::percore`]). Both end in [`execute`].
 
+use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -21,8 +28,37 @@ use crate::shared::{Shared, Stats};
 /// Initial size of a connection's read and write buffers, bytes.
 const BUF_SIZE: usize = 16 * 1024;
 
-/// Serves one client until it disconnects, is killed, or the server stops.
-pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<ClientHandle>) {
+/// Serves one client until it disconnects, is killed, or the server stops;
+/// every command runs on the calling task (striped locks).
+pub async fn serve(shared: Arc<Shared>, stream: TcpStream, handle: Arc<ClientHandle>) {
+    serve_with(shared, stream, handle, Striped).await;
+}
+
+/// How a connection runs one batch: every whole command in its read buffer.
+pub(crate) trait Batches {
+    /// Runs the commands buffered in `conn.rbuf`, leaving their replies in
+    /// `conn.wbuf` in order; resolves to whether the connection must close
+    /// once the replies are written.
+    fn run(&mut self, conn: &mut Connection) -> impl Future<Output = bool> + Send;
+}
+
+/// Striped locks: every command of the batch runs here, now.
+struct Striped;
+
+impl Batches for Striped {
+    #[inline]
+    fn run(&mut self, conn: &mut Connection) -> impl Future<Output = bool> + Send {
+        std::future::ready(conn.process())
+    }
+}
+
+/// The connection loop: read, run the batch, write its replies at once.
+pub(crate) async fn serve_with<B: Batches>(
+    shared: Arc<Shared>,
+    mut stream: TcpStream,
+    handle: Arc<ClientHandle>,
+    mut batches: B,
+) {
     let _ = stream.set_nodelay(true);
     let mut conn = Connection {
         client: Client::new(handle.clone(), shared.config.requirepass().is_none()),
@@ -46,7 +82,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
             _ = shutdown.changed() => break,
         };
         Stats::add(&shared.stats.net_input_bytes, n as u64);
-        let close = conn.process();
+        let close = batches.run(&mut conn).await;
         if !conn.wbuf.is_empty() {
             Stats::add(&shared.stats.net_output_bytes, conn.wbuf.len() as u64);
             if stream.write_all(&conn.wbuf).await.is_err() {
@@ -62,12 +98,14 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, handle: Arc<Clien
     shared.clients.unregister(handle.id);
 }
 
-struct Connection {
-    shared: Arc<Shared>,
-    client: Client,
-    parser: Parser,
-    rbuf: bufpool::PooledBuf,
-    wbuf: bufpool::PooledBuf,
+/// A connection's state between batches: its client, parser and buffers.
+#[derive(Debug)]
+pub(crate) struct Connection {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) client: Client,
+    pub(crate) parser: Parser,
+    pub(crate) rbuf: bufpool::PooledBuf,
+    pub(crate) wbuf: bufpool::PooledBuf,
 }
 
 impl Connection {
@@ -88,10 +126,7 @@ impl Connection {
     /// connection must close once the replies are written.
     fn process(&mut self) -> bool {
         let shared = &*self.shared;
-        let limits = Limits {
-            max_bulk_len: shared.config.max_bulk_len(),
-            ..Limits::default()
-        };
+        let limits = self.limits();
         let now_ms = shared.clock.now_ms();
         let mut consumed = 0;
         let mut commands = 0u64;
@@ -112,14 +147,33 @@ impl Connection {
                     consumed += n;
                 }
                 Ok(None) => break,
-                Err(e) => {
-                    let mut out = Reply::new(&mut self.wbuf, self.client.proto);
-                    out.error(&format!("ERR {e}"));
-                    Stats::add(&shared.stats.error_replies, 1);
-                    self.client.close_after_reply = true;
-                }
+                Err(e) => protocol_error(shared, &mut self.client, &mut self.wbuf, e),
             }
         }
+        self.end_batch(consumed, commands, last_cmd, now_ms)
+    }
+
+    /// The parser limits of the current configuration.
+    #[inline]
+    pub(crate) fn limits(&self) -> Limits {
+        Limits {
+            max_bulk_len: self.shared.config.max_bulk_len(),
+            ..Limits::default()
+        }
+    }
+
+    /// Ends a batch: drops the `consumed` bytes of the commands run, checks
+    /// the query buffer limit, counts the `commands` and records the last
+    /// command's name for `CLIENT LIST`. Returns whether the connection must
+    /// close once the replies are written.
+    pub(crate) fn end_batch(
+        &mut self,
+        consumed: usize,
+        commands: u64,
+        last_cmd: Option<&'static str>,
+        now_ms: u64,
+    ) -> bool {
+        let shared = &*self.shared;
         bytes::Buf::advance(&mut *self.rbuf, consumed);
         if self.rbuf.len() > shared.config.query_buffer_limit() {
             tracing::warn!(
@@ -138,6 +192,19 @@ impl Connection {
         }
         self.client.close_after_reply
     }
+}
+
+/// Replies to a malformed request and marks the connection for closing.
+pub(crate) fn protocol_error(
+    shared: &Shared,
+    client: &mut Client,
+    wbuf: &mut bytes::BytesMut,
+    e: crate::parse::ProtocolError,
+) {
+    let mut out = Reply::new(wbuf, client.proto);
+    out.error(&format!("ERR {e}"));
+    Stats::add(&shared.stats.error_replies, 1);
+    client.close_after_reply = true;
 }
 
 /// Executes one command: fast paths for GET and SET, then the table. Returns

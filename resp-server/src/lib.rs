@@ -40,6 +40,7 @@ pub mod glob;
 pub mod keyspace;
 pub mod num;
 pub mod parse;
+pub mod percore;
 pub mod reply;
 pub mod server;
 pub mod shared;

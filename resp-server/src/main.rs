@@ -4,27 +4,35 @@
 use anyhow::Context;
 use clap::Parser;
 use resp_server::config::{ConfigStore, Options};
-use resp_server::server::Server;
+use resp_server::server::{worker_threads, Server, Threading};
 
 fn main() -> anyhow::Result<()> {
     let opts = Options::parse();
     let config = ConfigStore::from_options(&opts)?;
     init_logging(&config.get("loglevel").unwrap_or_default());
-    let threads = match config.get_u64("threads") as usize {
-        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
-        n => n,
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
+    let threads = worker_threads(&config);
+    let threading = Threading::of(&config);
+    // Striped locks serve connections on this runtime's workers;
+    // shard-per-thread starts its own worker threads (see `Server::run`), and
+    // this runtime only accepts.
+    let runtime = match threading {
+        Threading::Striped => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(threads);
+            b
+        }
+        Threading::ShardPerThread => tokio::runtime::Builder::new_current_thread(),
+    }
+    .enable_all()
+    .build()
+    .context("starting the runtime")?;
     runtime.block_on(async move {
         let server = Server::bind(config).await.context("binding the listener")?;
         let shared = server.shared();
         tracing::info!(
             addr = %server.local_addr(),
             threads,
+            threading = ?threading,
             shards = shared.keyspace.shard_count(),
             "Ready to accept connections"
         );

@@ -27,6 +27,11 @@ pub struct Stats {
     pub net_output_bytes: AtomicU64,
     /// `total_error_replies`: protocol and command errors.
     pub error_replies: AtomicU64,
+    /// Expired keys counted before the last `CONFIG RESETSTAT` (`expired_keys`
+    /// reports the databases' running total minus this).
+    pub expired_keys_base: AtomicU64,
+    /// Highest memory use `INFO memory` has seen (`used_memory_peak`), bytes.
+    pub peak_memory: AtomicU64,
 }
 
 impl Stats {
@@ -38,7 +43,8 @@ impl Stats {
         }
     }
 
-    /// Zeroes the counters (`CONFIG RESETSTAT`).
+    /// Zeroes the counters kept here (`CONFIG RESETSTAT`; see
+    /// [`Shared::reset_stats`] for the keyspace's).
     pub fn reset(&self) {
         for c in [
             &self.connections_received,
@@ -71,6 +77,9 @@ pub struct Shared {
     pub buffers: BufferPool,
     /// When the server started.
     pub started: Instant,
+    /// When the server started, Unix ms by [`Shared::clock`] (`LASTSAVE`,
+    /// `uptime_in_seconds`).
+    pub started_ms: u64,
     /// 40 hex characters identifying this run (`INFO server` `run_id`).
     pub run_id: String,
     /// TCP port actually bound.
@@ -87,6 +96,7 @@ impl Shared {
         let run_id = (0..40)
             .map(|_| char::from_digit(rng.u32(..16), 16).unwrap_or('0'))
             .collect();
+        let started_ms = clock.now_ms();
         Shared {
             keyspace: Keyspace::new(shards, databases, rng.u64(..)),
             config,
@@ -95,10 +105,28 @@ impl Shared {
             clock,
             buffers: BufferPool::default(),
             started: Instant::now(),
+            started_ms,
             run_id,
             port,
             shutdown: watch::channel(false).0,
         }
+    }
+
+    /// Zeroes every statistic `CONFIG RESETSTAT` resets: the counters of
+    /// [`Stats`], each shard's hits and misses, and `expired_keys`.
+    pub fn reset_stats(&self) {
+        self.stats.reset();
+        let mut expired = 0;
+        let mut locked = self.keyspace.lock_all();
+        for shard in locked.iter_mut() {
+            shard.stats = crate::keyspace::ShardStats::default();
+            expired += (0..shard.db_count())
+                .map(|i| shard.db_ref(i).expired_total())
+                .sum::<u64>();
+        }
+        self.stats
+            .expired_keys_base
+            .store(expired, Ordering::Relaxed);
     }
 
     /// Asks the server to stop: the listener closes and every connection ends.

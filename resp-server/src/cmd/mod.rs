@@ -275,14 +275,11 @@ pub fn table() -> &'static [&'static Command] {
     &index().0
 }
 
-fn index() -> &'static (
-    Vec<&'static Command>,
-    HashMap<&'static [u8], &'static Command>,
-) {
-    static INDEX: OnceLock<(
-        Vec<&'static Command>,
-        HashMap<&'static [u8], &'static Command>,
-    )> = OnceLock::new();
+/// The table, and its index by lowercase name.
+type Index = (Vec<&'static Command>, HashMap<&'static [u8], &'static Command>);
+
+fn index() -> &'static Index {
+    static INDEX: OnceLock<Index> = OnceLock::new();
     INDEX.get_or_init(|| {
         let all: Vec<&'static Command> = string::COMMANDS
             .iter()

@@ -162,9 +162,7 @@ impl Db {
         now_ms: u64,
     ) -> Option<Value> {
         if let Some(h) = self.live(key, hash, now_ms) {
-            let Some(entry) = self.entries.get_mut(h) else {
-                return None;
-            };
+            let entry = self.entries.get_mut(h)?;
             let old = std::mem::replace(&mut entry.value, value);
             match ttl {
                 Ttl::Keep => {}
@@ -273,6 +271,11 @@ impl Db {
             }
         }
         removed
+    }
+
+    /// Items in the expiry heap, stale ones included (for tests and stats).
+    pub fn expiry_index_len(&self) -> usize {
+        self.expires.len()
     }
 
     /// Time of the earliest pending expiry (Unix ms), possibly stale.

@@ -297,9 +297,9 @@ mod tests {
             db.set(b"k", h, Value::Int(i), Ttl::At(10 + i as u64), 0);
         }
         assert!(
-            db.expires.len() < 200,
+            db.expiry_index_len() < 200,
             "heap compacted: {}",
-            db.expires.len()
+            db.expiry_index_len()
         );
         assert_eq!(db.active_expire(500, 10_000), 0);
         assert!(db.get(b"k", h, 500).is_some());
