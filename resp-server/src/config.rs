@@ -126,6 +126,7 @@ const I64_MAX_U: u64 = i64::MAX as u64;
 
 /// The parameters, with Redis 7.0's defaults, bounds and mutability (`bind`
 /// and `port` are mutable in Redis; here the listener is bound once).
+#[rustfmt::skip] // a table: one parameter per line
 const PARAMS: &[Param] = {
     use Access::*;
     use Kind::*;
@@ -693,7 +694,10 @@ mod tests {
         assert_eq!(keyspace_events("ndtexzhsl").as_deref(), Some("lshzxetdn"));
         assert_eq!(keyspace_events("Kgx").as_deref(), Some("gxK"));
         assert_eq!(keyspace_events("Kq"), None);
-        assert_eq!(save_params("3600 1 300 100").as_deref(), Some("3600 1 300 100"));
+        assert_eq!(
+            save_params("3600 1 300 100").as_deref(),
+            Some("3600 1 300 100")
+        );
         assert_eq!(save_params("").as_deref(), Some(""));
         assert_eq!(save_params(" 100 20"), None);
         assert_eq!(save_params("0 1"), None);

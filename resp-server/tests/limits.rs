@@ -43,18 +43,51 @@ async fn malformed_frames_reply_protocol_error_and_close() {
         v
     };
     let cases: Vec<(Vec<u8>, &str)> = vec![
-        (b"*abc\r\n".to_vec(), "Protocol error: invalid multibulk length"),
-        (b"*3000000000\r\n".to_vec(), "Protocol error: invalid multibulk length"),
-        (b"*1\r\n$-5\r\n".to_vec(), "Protocol error: invalid bulk length"),
-        (b"*1\r\n$abc\r\n".to_vec(), "Protocol error: invalid bulk length"),
-        (b"*1\r\nx\r\n".to_vec(), "Protocol error: expected '$', got 'x'"),
-        (b"*2\r\n$3\r\nGET\r\n:1\r\n".to_vec(), "Protocol error: expected '$', got ':'"),
-        (long_digits(b"*"), "Protocol error: too big mbulk count string"),
-        (long_digits(b"*1\r\n$"), "Protocol error: too big bulk count string"),
+        (
+            b"*abc\r\n".to_vec(),
+            "Protocol error: invalid multibulk length",
+        ),
+        (
+            b"*3000000000\r\n".to_vec(),
+            "Protocol error: invalid multibulk length",
+        ),
+        (
+            b"*1\r\n$-5\r\n".to_vec(),
+            "Protocol error: invalid bulk length",
+        ),
+        (
+            b"*1\r\n$abc\r\n".to_vec(),
+            "Protocol error: invalid bulk length",
+        ),
+        (
+            b"*1\r\nx\r\n".to_vec(),
+            "Protocol error: expected '$', got 'x'",
+        ),
+        (
+            b"*2\r\n$3\r\nGET\r\n:1\r\n".to_vec(),
+            "Protocol error: expected '$', got ':'",
+        ),
+        (
+            long_digits(b"*"),
+            "Protocol error: too big mbulk count string",
+        ),
+        (
+            long_digits(b"*1\r\n$"),
+            "Protocol error: too big bulk count string",
+        ),
         (vec![b'A'; 70_000], "Protocol error: too big inline request"),
-        (b"SET k \"abc\r\n".to_vec(), "Protocol error: unbalanced quotes in request"),
-        (b"SET k 'abc\r\n".to_vec(), "Protocol error: unbalanced quotes in request"),
-        (b"SET k \"a\"b\r\n".to_vec(), "Protocol error: unbalanced quotes in request"),
+        (
+            b"SET k \"abc\r\n".to_vec(),
+            "Protocol error: unbalanced quotes in request",
+        ),
+        (
+            b"SET k 'abc\r\n".to_vec(),
+            "Protocol error: unbalanced quotes in request",
+        ),
+        (
+            b"SET k \"a\"b\r\n".to_vec(),
+            "Protocol error: unbalanced quotes in request",
+        ),
     ];
     for (input, error) in &cases {
         assert_protocol_error(&server, input, &[], error).await;
@@ -101,7 +134,8 @@ async fn bulk_above_proto_max_bulk_len_via_config_set() {
     let server = TestServer::start().await;
     let mut c = server.raw().await;
     assert_eq!(
-        c.cmd(&["CONFIG", "SET", "proto-max-bulk-len", "1048576"]).await,
+        c.cmd(&["CONFIG", "SET", "proto-max-bulk-len", "1048576"])
+            .await,
         Frame::ok()
     );
     assert_protocol_error(

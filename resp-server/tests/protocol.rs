@@ -279,7 +279,10 @@ async fn large_values_round_trip() {
     let mut c = server.raw().await;
     for (key, len) in [("big1", 1 << 20), ("big16", 16 << 20)] {
         let value = patterned(len);
-        assert_eq!(c.cmd(&[&b"SET"[..], key.as_bytes(), &value]).await, Frame::ok());
+        assert_eq!(
+            c.cmd(&[&b"SET"[..], key.as_bytes(), &value]).await,
+            Frame::ok()
+        );
         match c.cmd(&[&b"GET"[..], key.as_bytes()]).await {
             Frame::Bulk(got) => assert!(got == value, "{key}: value differs"),
             other => panic!("{key}: GET gave {other:?}"),
@@ -358,7 +361,11 @@ async fn many_concurrent_clients() {
                     encode_into(&mut batch, &[&b"GET"[..], key.as_bytes()]);
                     c.send(&batch).await;
                     assert_eq!(c.read_reply().await, Frame::ok());
-                    assert_eq!(c.read_reply().await, Frame::bulk(&value), "client {t} op {i}");
+                    assert_eq!(
+                        c.read_reply().await,
+                        Frame::bulk(&value),
+                        "client {t} op {i}"
+                    );
                 }
             }
             t

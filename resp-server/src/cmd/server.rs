@@ -183,9 +183,8 @@ pub fn flushall(ctx: &mut Ctx<'_>, args: Args<'_>) {
 /// client ever sees half a swap. Clients keep their selected index and so
 /// see the other data afterwards, as in Redis.
 pub fn swapdb(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    let index = |arg: &[u8]| {
-        crate::num::parse_i64_canonical(arg).filter(|n| i32::try_from(*n).is_ok())
-    };
+    let index =
+        |arg: &[u8]| crate::num::parse_i64_canonical(arg).filter(|n| i32::try_from(*n).is_ok());
     let Some(a) = index(args.get(1)) else {
         return ctx.out.error("ERR invalid first DB index");
     };
@@ -488,7 +487,10 @@ const EXTRA_CATEGORIES: &[(&str, u32)] = &[
     ("role", cat("admin") | cat("dangerous")),
     ("info", cat("dangerous")),
     ("keys", cat("dangerous")),
-    ("sort", cat("set") | cat("sortedset") | cat("list") | cat("dangerous")),
+    (
+        "sort",
+        cat("set") | cat("sortedset") | cat("list") | cat("dangerous"),
+    ),
     ("sort_ro", cat("set") | cat("sortedset") | cat("list")),
     ("restore", cat("dangerous")),
     ("migrate", cat("dangerous")),
@@ -542,7 +544,11 @@ fn acl_mask(c: &Command) -> u32 {
     if c.has(ADMIN) {
         mask |= cat("admin") | cat("dangerous");
     }
-    mask |= if c.has(FAST) { cat("fast") } else { cat("slow") };
+    mask |= if c.has(FAST) {
+        cat("fast")
+    } else {
+        cat("slow")
+    };
     mask
 }
 
@@ -796,10 +802,8 @@ pub fn info(ctx: &mut Ctx<'_>, args: Args<'_>) {
                 if let Some(t) = &totals {
                     for (db, (&keys, &expires)) in t.keys.iter().zip(&t.volatile).enumerate() {
                         if keys > 0 {
-                            let _ = write!(
-                                out,
-                                "db{db}:keys={keys},expires={expires},avg_ttl=0\r\n"
-                            );
+                            let _ =
+                                write!(out, "db{db}:keys={keys},expires={expires},avg_ttl=0\r\n");
                         }
                     }
                 }
@@ -810,7 +814,10 @@ pub fn info(ctx: &mut Ctx<'_>, args: Args<'_>) {
 }
 
 fn section_bit(name: &str) -> u32 {
-    SECTIONS.iter().position(|s| *s == name).map_or(0, |i| 1 << i)
+    SECTIONS
+        .iter()
+        .position(|s| *s == name)
+        .map_or(0, |i| 1 << i)
 }
 
 fn info_server(ctx: &Ctx<'_>, out: &mut String) {
@@ -938,7 +945,11 @@ fn info_stats(ctx: &Ctx<'_>, totals: Option<&crate::keyspace::KeyspaceTotals>, o
     let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
     let (hits, misses, expired) = totals.map_or((0, 0, 0), |t| (t.hits, t.misses, t.expired));
     out.push_str("# Stats\r\n");
-    field(out, "total_connections_received", load(&s.connections_received));
+    field(
+        out,
+        "total_connections_received",
+        load(&s.connections_received),
+    );
     field(out, "total_commands_processed", load(&s.commands_processed));
     field(out, "instantaneous_ops_per_sec", 0);
     field(out, "total_net_input_bytes", load(&s.net_input_bytes));

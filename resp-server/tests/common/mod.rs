@@ -251,8 +251,18 @@ fn line_at(buf: &[u8], pos: usize) -> Option<(&[u8], usize)> {
     Some((&rest[..i], pos + i + 2))
 }
 
-fn text(b: &[u8]) -> Result<String, String> {
-    String::from_utf8(b.to_vec()).map_err(|_| format!("non-UTF-8 line {}", Escaped(b)))
+/// A line as text. Redis echoes client bytes in some errors, so a line
+/// need not be UTF-8: invalid bytes become `\xNN` (distinct inputs stay
+/// distinct).
+fn text(b: &[u8]) -> String {
+    let mut s = String::with_capacity(b.len());
+    for chunk in b.utf8_chunks() {
+        s.push_str(chunk.valid());
+        for byte in chunk.invalid() {
+            s.push_str(&format!("\\x{byte:02x}"));
+        }
+    }
+    s
 }
 
 fn number(b: &[u8]) -> Result<i64, String> {
@@ -270,11 +280,11 @@ fn decode_at(buf: &[u8], pos: usize) -> Result<Option<(Frame, usize)>, String> {
         return Ok(None);
     };
     let frame = match kind {
-        b'+' => Frame::Simple(text(line)?),
-        b'-' => Frame::Error(text(line)?),
+        b'+' => Frame::Simple(text(line)),
+        b'-' => Frame::Error(text(line)),
         b':' => Frame::Int(number(line)?),
-        b',' => Frame::Double(text(line)?),
-        b'(' => Frame::BigNumber(text(line)?),
+        b',' => Frame::Double(text(line)),
+        b'(' => Frame::BigNumber(text(line)),
         b'_' if line.is_empty() => Frame::Null,
         b'#' => match line {
             b"t" => Frame::Bool(true),
@@ -297,12 +307,12 @@ fn decode_at(buf: &[u8], pos: usize) -> Result<Option<(Frame, usize)>, String> {
             let end = next + n + 2;
             let frame = match kind {
                 b'$' => Frame::Bulk(payload),
-                b'!' => Frame::Error(text(&payload)?),
+                b'!' => Frame::Error(text(&payload)),
                 _ => {
                     if payload.len() < 4 || payload[3] != b':' {
                         return Err("verbatim string without format".into());
                     }
-                    Frame::Verbatim(text(&payload[..3])?, payload[4..].to_vec())
+                    Frame::Verbatim(text(&payload[..3]), payload[4..].to_vec())
                 }
             };
             return Ok(Some((frame, end)));
@@ -313,7 +323,11 @@ fn decode_at(buf: &[u8], pos: usize) -> Result<Option<(Frame, usize)>, String> {
                 return Ok(Some((Frame::NullArray, next)));
             }
             let n = usize::try_from(n).map_err(|_| format!("bad count {n}"))?;
-            let items = if matches!(kind, b'%' | b'|') { 2 * n } else { n };
+            let items = if matches!(kind, b'%' | b'|') {
+                2 * n
+            } else {
+                n
+            };
             let mut elems = Vec::with_capacity(items.min(1024));
             let mut at = next;
             for _ in 0..items {
@@ -544,7 +558,8 @@ pub fn redis_required() -> bool {
 
 impl RedisProcess {
     /// Starts `redis-server --save '' --appendonly no --port P` and waits
-    /// until it answers PING. `None` (after printing a notice) when Redis is
+    /// until it answers (and is the process started, not another server
+    /// that took the port). `None` (after printing a notice) when Redis is
     /// not installed and `REQUIRE_REDIS=1` is not set.
     ///
     /// # Panics
@@ -577,7 +592,7 @@ impl RedisProcess {
                 if child.try_wait().ok().flatten().is_some() {
                     break; // exited: probably the port was taken
                 }
-                if ping(port).await {
+                if is_redis_of(port, child.id()).await {
                     return Some(RedisProcess { child, port });
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -585,7 +600,7 @@ impl RedisProcess {
             let _ = child.kill();
             let _ = child.wait();
         }
-        panic!("{} did not answer PING", path.display());
+        panic!("{} did not come up", path.display());
     }
 
     /// Its address.
@@ -594,14 +609,25 @@ impl RedisProcess {
     }
 }
 
-/// Whether something on `port` answers an inline PING with `+PONG`.
-async fn ping(port: u16) -> bool {
+/// Whether the server on `port` is the Redis process `pid` (not another
+/// one that took the port first): `INFO server` reports its `process_id`.
+async fn is_redis_of(port: u16, pid: u32) -> bool {
     let attempt = async {
         let mut s = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
-        s.write_all(b"PING\r\n").await.ok()?;
-        let mut buf = [0u8; 7];
-        s.read_exact(&mut buf).await.ok()?;
-        Some(&buf == b"+PONG\r\n")
+        s.write_all(b"INFO server\r\n").await.ok()?;
+        let mut buf = Vec::new();
+        loop {
+            if let Ok(Some((frame, _))) = decode(&buf) {
+                let Frame::Bulk(info) = frame else {
+                    return Some(false);
+                };
+                let want = format!("process_id:{pid}\r\n");
+                return Some(info.windows(want.len()).any(|w| w == want.as_bytes()));
+            }
+            if s.read_buf(&mut buf).await.ok()? == 0 {
+                return None;
+            }
+        }
     };
     tokio::time::timeout(Duration::from_secs(1), attempt)
         .await
@@ -683,5 +709,10 @@ pub fn vm_size_bytes() -> Option<u64> {
 fn proc_status_kb(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with(field))?;
-    line[field.len()..].trim().trim_end_matches("kB").trim().parse().ok()
+    line[field.len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
 }
