@@ -82,6 +82,15 @@ pub(crate) async fn serve_with<B: Batches>(
             _ = shutdown.changed() => break,
         };
         Stats::add(&shared.stats.net_input_bytes, n as u64);
+        if conn.rbuf.len() > shared.config.query_buffer_limit() {
+            // As Redis: checked on what is buffered, before running anything;
+            // the client is closed without a reply.
+            tracing::warn!(
+                id = handle.id,
+                "closing client that reached max query buffer length"
+            );
+            break;
+        }
         let close = batches.run(&mut conn).await;
         if !conn.wbuf.is_empty() {
             Stats::add(&shared.stats.net_output_bytes, conn.wbuf.len() as u64);
@@ -112,10 +121,14 @@ impl Connection {
     /// Makes room for the next read: at least 4 KiB free, or what the parser
     /// knows the current command needs (one reservation for a big bulk).
     fn reserve_read(&mut self) {
+        // Growth per read is capped (at most the bytes already buffered, or
+        // 1 MiB): a client declaring a 512 MiB bulk gets memory as its bytes
+        // arrive, not on its word.
+        let len = self.rbuf.len();
         let want = self
             .parser
             .needed()
-            .map_or(0, |n| n.saturating_sub(self.rbuf.len()));
+            .map_or(0, |n| n.saturating_sub(len).min(len.max(1 << 20)));
         let free = self.rbuf.capacity() - self.rbuf.len();
         if free < 4096 || free < want {
             self.rbuf.reserve(want.max(BUF_SIZE));
@@ -162,8 +175,7 @@ impl Connection {
         }
     }
 
-    /// Ends a batch: drops the `consumed` bytes of the commands run, checks
-    /// the query buffer limit, counts the `commands` and records the last
+    /// Ends a batch: drops the `consumed` bytes of the commands run, counts the `commands` and records the last
     /// command's name for `CLIENT LIST`. Returns whether the connection must
     /// close once the replies are written.
     pub(crate) fn end_batch(
@@ -175,13 +187,6 @@ impl Connection {
     ) -> bool {
         let shared = &*self.shared;
         bytes::Buf::advance(&mut *self.rbuf, consumed);
-        if self.rbuf.len() > shared.config.query_buffer_limit() {
-            tracing::warn!(
-                id = self.client.id(),
-                "closing client that reached max query buffer length"
-            );
-            self.client.close_after_reply = true;
-        }
         Stats::add(&shared.stats.commands_processed, commands);
         if commands > 0 {
             let h = &self.client.handle;
@@ -218,11 +223,14 @@ pub fn execute(
     wbuf: &mut bytes::BytesMut,
 ) -> Option<&'static str> {
     let mark = wbuf.len();
+    // `CLIENT REPLY`: a reply is dropped when replies are off, or skipped for
+    // this one command, unless the command itself changes the mode (`CLIENT
+    // REPLY ON` gets its +OK out).
     let suppress = match client.reply_mode {
         ReplyMode::On => false,
         ReplyMode::Off => true,
         ReplyMode::Skip | ReplyMode::SkipThis => {
-            client.reply_mode = ReplyMode::On;
+            client.reply_mode = ReplyMode::SkipThis;
             true
         }
     };
@@ -246,6 +254,9 @@ pub fn execute(
     };
     if suppress && ctx.client.reply_mode == mode_before {
         ctx.out.truncate(mark);
+        if mode_before == ReplyMode::SkipThis {
+            ctx.client.reply_mode = ReplyMode::On;
+        }
     } else if wbuf.get(mark) == Some(&b'-') {
         Stats::add(&shared.stats.error_replies, 1);
     }

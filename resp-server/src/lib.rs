@@ -38,6 +38,7 @@ pub mod config;
 pub mod connection;
 pub mod glob;
 pub mod keyspace;
+pub mod longdouble;
 pub mod num;
 pub mod parse;
 pub mod percore;

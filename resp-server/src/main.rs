@@ -12,6 +12,7 @@ fn main() -> anyhow::Result<()> {
     init_logging(&config.get("loglevel").unwrap_or_default());
     let threads = worker_threads(&config);
     let threading = Threading::of(&config);
+    let threading_name = config.get("threading").unwrap_or_default();
     // Striped locks serve connections on this runtime's workers;
     // shard-per-thread starts its own worker threads (see `Server::run`), and
     // this runtime only accepts.
@@ -32,7 +33,7 @@ fn main() -> anyhow::Result<()> {
         tracing::info!(
             addr = %server.local_addr(),
             threads,
-            threading = ?threading,
+            threading = %threading_name,
             shards = shared.keyspace.shard_count(),
             "Ready to accept connections"
         );

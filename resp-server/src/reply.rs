@@ -99,13 +99,43 @@ impl<'a> Reply<'a> {
 
     /// An error (`-ERR text`): `text` is Redis' full error text including its
     /// code, e.g. `"ERR syntax error"` or `"WRONGTYPE Operation ..."`.
-    /// CR and LF in `text` are replaced by spaces, as Redis does.
+    /// CR and LF are handled as [`Reply::error_parts`] does.
+    #[inline]
     pub fn error(&mut self, text: &str) {
-        self.buf.reserve(text.len() + 3);
+        self.error_parts(&[text.as_bytes()]);
+    }
+
+    /// An error whose text is `parts` concatenated, byte for byte: the first
+    /// part starts with the error code (`b"ERR unknown command '"`), later
+    /// ones may be client bytes (see [`crate::cmd::shown`]).
+    ///
+    /// As Redis' `addReplyErrorFormat` does (`networking.c`), CR and LF are
+    /// first trimmed from both ends of the text, then every other CR or LF
+    /// becomes a space, so the reply stays one protocol line.
+    pub fn error_parts(&mut self, parts: &[&[u8]]) {
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        self.buf.reserve(total + 3);
         self.buf.put_u8(b'-');
-        for &b in text.as_bytes() {
+        let start = self.buf.len();
+        for part in parts {
+            self.buf.extend_from_slice(part);
+        }
+        let is_eol = |b: &u8| *b == b'\r' || *b == b'\n';
+        let text = &self.buf[start..];
+        let lead = text.iter().take_while(|b| is_eol(b)).count();
+        let keep = text[lead..]
+            .iter()
+            .rposition(|b| !is_eol(b))
+            .map_or(0, |i| i + 1);
+        if lead > 0 {
             self.buf
-                .put_u8(if b == b'\r' || b == b'\n' { b' ' } else { b });
+                .copy_within(start + lead..start + lead + keep, start);
+        }
+        self.buf.truncate(start + keep);
+        for b in &mut self.buf[start..] {
+            if is_eol(b) {
+                *b = b' ';
+            }
         }
         self.buf.extend_from_slice(b"\r\n");
     }
@@ -248,5 +278,34 @@ mod tests {
         assert_eq!(enc(Resp2, |r| r.bulk(b"")), b"$0\r\n\r\n");
         assert_eq!(enc(Resp2, |r| r.int(-3)), b":-3\r\n");
         assert_eq!(enc(Resp2, |r| r.error("ERR a\r\nb")), b"-ERR a  b\r\n");
+    }
+
+    #[test]
+    fn error_parts_are_byte_exact_on_one_line() {
+        use Protocol::*;
+        let err = |parts: &[&[u8]]| enc(Resp2, |r| r.error_parts(parts));
+        // Client bytes pass through unchanged, invalid UTF-8 included.
+        assert_eq!(
+            err(&[b"ERR unknown command '", b"\xff\xfe", b"'"]),
+            b"-ERR unknown command '\xff\xfe'\r\n"
+        );
+        // Trailing CR/LF are trimmed (even across parts), inner ones become spaces.
+        assert_eq!(
+            err(&[b"ERR Unsupported option ", b"a\r\n"]),
+            b"-ERR Unsupported option a\r\n"
+        );
+        assert_eq!(err(&[b"ERR x ", b"a\r", b"\n"]), b"-ERR x a\r\n");
+        assert_eq!(err(&[b"ERR '", b"a\r\nb", b"'"]), b"-ERR 'a  b'\r\n");
+        // Leading ones too, as Redis' sdstrim does.
+        assert_eq!(err(&[b"\r\n", b"ERR \n"]), b"-ERR \r\n");
+        assert_eq!(err(&[b"\r\n"]), b"-\r\n");
+        assert_eq!(err(&[]), b"-\r\n");
+        assert_eq!(enc(Resp3, |r| r.error("ERR a\n")), b"-ERR a\r\n");
+        // Appending after earlier replies keeps them intact.
+        let mut buf = BytesMut::new();
+        let mut r = Reply::new(&mut buf, Resp2);
+        r.int(1);
+        r.error_parts(&[b"\nERR b"]);
+        assert_eq!(&buf[..], b":1\r\n-ERR b\r\n");
     }
 }

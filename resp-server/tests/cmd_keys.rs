@@ -749,3 +749,139 @@ async fn randomkey_picks_live_keys() {
     drop(c);
     s.stop().await;
 }
+
+/// Sends `args` as raw bytes and returns the reply's first line, CRLF
+/// included (for error replies that quote binary arguments).
+fn reply_line(c: &mut Conn, args: &[&[u8]]) -> Vec<u8> {
+    let mut buf = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        buf.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        buf.extend_from_slice(a);
+        buf.extend_from_slice(b"\r\n");
+    }
+    c.w.write_all(&buf).unwrap();
+    let mut line = Vec::new();
+    c.r.read_until(b'\n', &mut line).unwrap();
+    line
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn error_texts_quote_client_bytes_exactly() {
+    // Every expected line is what Redis 7.0.15 sent for the same bytes: the
+    // argument's raw bytes up to its first NUL, inner CR/LF as spaces,
+    // trailing ones trimmed, 128-byte cuts where Redis uses `%.128s`.
+    let s = TestServer::start("64").await;
+    let mut c = s.conn();
+    let x200 = [b'x'; 200];
+    let (x100, y100) = ([b'x'; 100], [b'y'; 100]);
+    let cases: &[(&[&[u8]], Vec<u8>)] = &[
+        (
+            &[b"\xff\x00abc"],
+            b"-ERR unknown command '\xff', with args beginning with: \r\n".to_vec(),
+        ),
+        (
+            &[b"foo\xff", b"a\r\nb", b"\xfe\x00zz"],
+            b"-ERR unknown command 'foo\xff', with args beginning with: 'a  b' '\xfe' \r\n"
+                .to_vec(),
+        ),
+        (
+            &[b"\r\nfoo\r\n", b"\x00"],
+            b"-ERR unknown command '  foo  ', with args beginning with: '' \r\n".to_vec(),
+        ),
+        (
+            &[b"foo", &x200, b"y"],
+            [
+                &b"-ERR unknown command 'foo', with args beginning with: '"[..],
+                &[b'x'; 128],
+                b"' \r\n",
+            ]
+            .concat(),
+        ),
+        (
+            &[b"foo", &x100, &y100, b"z"],
+            [
+                &b"-ERR unknown command 'foo', with args beginning with: '"[..],
+                &x100,
+                b"' '",
+                &[b'y'; 25],
+                b"' \r\n",
+            ]
+            .concat(),
+        ),
+        (
+            &[&x200],
+            [
+                &b"-ERR unknown command '"[..],
+                &[b'x'; 128],
+                b"', with args beginning with: \r\n",
+            ]
+            .concat(),
+        ),
+        (
+            &[b"gEt"],
+            b"-ERR wrong number of arguments for 'get' command\r\n".to_vec(),
+        ),
+        (
+            &[b"object", b"\xffsub\x00x", b"k"],
+            b"-ERR unknown subcommand '\xffsub'. Try OBJECT HELP.\r\n".to_vec(),
+        ),
+        (
+            &[b"object", b"a\r\nb", b"k"],
+            b"-ERR unknown subcommand 'a  b'. Try OBJECT HELP.\r\n".to_vec(),
+        ),
+        (
+            &[b"expire", b"k", b"10", b"\xffopt\x00x"],
+            b"-ERR Unsupported option \xffopt\r\n".to_vec(),
+        ),
+        (
+            &[b"expire", b"k", b"10", b"a\r\n"],
+            b"-ERR Unsupported option a\r\n".to_vec(),
+        ),
+        (
+            &[b"ConFig", b"\xffsub\x00x"],
+            b"-ERR unknown subcommand '\xffsub'. Try CONFIG HELP.\r\n".to_vec(),
+        ),
+        (
+            &[b"config", b"set", b"\xffname\x00x", b"v"],
+            b"-ERR Unknown option or number of arguments for CONFIG SET - '\xffname'\r\n".to_vec(),
+        ),
+        (
+            &[b"config", b"set", b"maxmemory", b"1", b"a\r\nb", b"v"],
+            b"-ERR Unknown option or number of arguments for CONFIG SET - 'a  b'\r\n".to_vec(),
+        ),
+        (
+            &[b"client", b"\xffsub\x00x"],
+            b"-ERR unknown subcommand '\xffsub'. Try CLIENT HELP.\r\n".to_vec(),
+        ),
+        (
+            &[b"client", b"list", b"type", b"\xfft\x00y"],
+            b"-ERR Unknown client type '\xfft'\r\n".to_vec(),
+        ),
+        (
+            &[b"client", b"kill", b"user", b"\xffu\x00y"],
+            b"-ERR No such user '\xffu'\r\n".to_vec(),
+        ),
+        (
+            &[b"hello", b"3", b"\xffopt\x00x"],
+            b"-ERR Syntax error in HELLO option '\xffopt'\r\n".to_vec(),
+        ),
+    ];
+    for (args, want) in cases {
+        let got = reply_line(&mut c, args);
+        assert_eq!(
+            got.escape_ascii().to_string(),
+            want.escape_ascii().to_string(),
+            "{:?}",
+            args.iter()
+                .map(|a| a.escape_ascii().to_string())
+                .collect::<Vec<_>>()
+        );
+    }
+    // A rejected CONFIG SET changes nothing.
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "maxmemory"]),
+        R::Arr(Some(vec![bulk("maxmemory"), bulk("0")]))
+    );
+    drop(c);
+    s.stop().await;
+}

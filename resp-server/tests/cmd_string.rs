@@ -816,3 +816,99 @@ async fn read_commands_count_hits_and_misses_like_redis() {
     assert_eq!((t.hits - base.hits, t.misses - base.misses), (8, 8));
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn object_encoding_raw_after_append_and_setrange() {
+    // Sequences and encodings as Redis 7.0.15 reports them.
+    let mut h = Harness::start().await;
+    let enc = |e: &str| bulk(e);
+    let a44 = "a".repeat(44);
+    let a45 = "a".repeat(45);
+    script(
+        &mut h,
+        &[
+            // APPEND to an existing key: raw, even to an int, even empty.
+            ("SET k 123", ok()),
+            ("APPEND k x", int(4)),
+            ("OBJECT ENCODING k", enc("raw")),
+            ("SET k 123", ok()),
+            ("APPEND k 4", int(4)),
+            ("OBJECT ENCODING k", enc("raw")),
+            ("GET k", bulk("1234")),
+            // INCR of a raw integer stores an int again.
+            ("INCR k", int(1235)),
+            ("OBJECT ENCODING k", enc("int")),
+            ("SET k abc", ok()),
+            ("APPEND k ", int(3)),
+            ("OBJECT ENCODING k", enc("raw")),
+            // APPEND creating the key encodes like SET.
+            ("DEL k", int(1)),
+            ("APPEND k 123", int(3)),
+            ("OBJECT ENCODING k", enc("int")),
+            ("DEL k", int(1)),
+            ("APPEND k abc", int(3)),
+            ("OBJECT ENCODING k", enc("embstr")),
+            // SETRANGE: raw when it writes, unchanged when the value is empty.
+            ("SET k abc", ok()),
+            ("SETRANGE k 0 ", int(3)),
+            ("OBJECT ENCODING k", enc("embstr")),
+            ("SETRANGE k 10 ", int(3)),
+            ("OBJECT ENCODING k", enc("embstr")),
+            ("SETRANGE k 1 Z", int(3)),
+            ("OBJECT ENCODING k", enc("raw")),
+            ("GET k", bulk("aZc")),
+            ("SETRANGE k 1 Y", int(3)),
+            ("GET k", bulk("aYc")),
+            ("SET k 12", ok()),
+            ("SETRANGE k 0 3", int(2)),
+            ("OBJECT ENCODING k", enc("raw")),
+            ("DEL k", int(1)),
+            ("SETRANGE k 2 1", int(3)),
+            ("OBJECT ENCODING k", enc("raw")),
+            ("GET k", bulk(b"\0\x001")),
+            // Writing the whole value again re-encodes it.
+            ("APPEND k x", int(4)),
+            ("SET k abc", ok()),
+            ("OBJECT ENCODING k", enc("embstr")),
+            ("APPEND k d", int(4)),
+            ("GETSET k 77", bulk("abcd")),
+            ("OBJECT ENCODING k", enc("int")),
+            ("APPEND k d", int(3)),
+            ("SET k x1 GET", bulk("77d")),
+            ("OBJECT ENCODING k", enc("embstr")),
+            ("APPEND k d", int(3)),
+            ("SETEX k 100 abc", ok()),
+            ("OBJECT ENCODING k", enc("embstr")),
+            ("APPEND k d", int(4)),
+            ("MSET k 5", ok()),
+            ("OBJECT ENCODING k", enc("int")),
+            ("APPEND k 1", int(2)),
+            ("INCRBYFLOAT k 1", bulk("52")),
+            ("OBJECT ENCODING k", enc("embstr")),
+            // Reads leave a raw string raw; GETDEL then APPEND starts over.
+            ("APPEND k x", int(3)),
+            ("GETRANGE k 0 0", bulk("5")),
+            ("STRLEN k", int(3)),
+            ("GETEX k PERSIST", bulk("52x")),
+            ("OBJECT ENCODING k", enc("raw")),
+            ("GETDEL k", bulk("52x")),
+            ("APPEND k 10", int(2)),
+            ("OBJECT ENCODING k", enc("int")),
+            // Length limits of SET's embstr.
+            (&format!("SET k {a44}"), ok()),
+            ("OBJECT ENCODING k", enc("embstr")),
+            (&format!("SET k {a45}"), ok()),
+            ("OBJECT ENCODING k", enc("raw")),
+            ("SET k 12345678901234567890", ok()),
+            ("OBJECT ENCODING k", enc("embstr")),
+        ],
+    )
+    .await;
+    // RENAME keeps the encoding.
+    assert_eq!(h.q(&["SET", "r", "abcd"]).await, ok());
+    assert_eq!(h.q(&["APPEND", "r", "e"]).await, int(5));
+    assert_eq!(h.q(&["RENAME", "r", "r2"]).await, ok());
+    assert_eq!(h.q(&["OBJECT", "ENCODING", "r2"]).await, bulk("raw"));
+    assert_eq!(h.q(&["GET", "r2"]).await, bulk("abcde"));
+    h.stop().await;
+}

@@ -278,10 +278,11 @@ pub fn hello(ctx: &mut Ctx<'_>, args: Args<'_>) {
             name = Some(args.get(i + 1));
             i += 2;
         } else {
-            ctx.out.error(&format!(
-                "ERR Syntax error in HELLO option '{}'",
-                String::from_utf8_lossy(opt)
-            ));
+            ctx.out.error_parts(&[
+                b"ERR Syntax error in HELLO option '",
+                super::shown(opt),
+                b"'",
+            ]);
             return;
         }
     }
@@ -424,11 +425,11 @@ fn lookup_subcommand(name: &[u8]) -> Option<&'static Subcommand> {
 pub fn client(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let name = args.get(1);
     let Some(sub) = lookup_subcommand(name) else {
-        let shown = &name[..name.len().min(128)];
-        ctx.out.error(&format!(
-            "ERR unknown subcommand '{}'. Try CLIENT HELP.",
-            String::from_utf8_lossy(shown)
-        ));
+        ctx.out.error_parts(&[
+            b"ERR unknown subcommand '",
+            super::shown_max(name, super::SHOWN_MAX),
+            b"'. Try CLIENT HELP.",
+        ]);
         return;
     };
     let argc = args.len() as i64;
@@ -475,10 +476,8 @@ pub fn client_setinfo(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let (attr, value) = (args.get(2), args.get(3));
     let lib_name = attr.eq_ignore_ascii_case(b"lib-name");
     if !lib_name && !attr.eq_ignore_ascii_case(b"lib-ver") {
-        ctx.out.error(&format!(
-            "ERR Unrecognized option '{}'",
-            String::from_utf8_lossy(attr)
-        ));
+        ctx.out
+            .error_parts(&[b"ERR Unrecognized option '", super::shown(attr), b"'"]);
         return;
     }
     // The attribute matched an ASCII name, so it is valid UTF-8.
@@ -516,16 +515,13 @@ pub fn client_info(ctx: &mut Ctx<'_>, _args: Args<'_>) {
 
 /// A `TYPE` argument of `CLIENT LIST` / `CLIENT KILL`: whether it names
 /// normal clients (every client of this server is one), or Redis' error for
-/// an unknown type.
-fn parse_client_type(name: &[u8]) -> Result<bool, String> {
+/// an unknown type (its bytes: it quotes the client's argument).
+fn parse_client_type(name: &[u8]) -> Result<bool, Vec<u8>> {
     let lower = name.to_ascii_lowercase();
     match lower.as_slice() {
         b"normal" => Ok(true),
         b"slave" | b"replica" | b"pubsub" | b"master" => Ok(false),
-        _ => Err(format!(
-            "ERR Unknown client type '{}'",
-            String::from_utf8_lossy(name)
-        )),
+        _ => Err([&b"ERR Unknown client type '"[..], super::shown(name), b"'"].concat()),
     }
 }
 
@@ -548,7 +544,7 @@ pub fn client_list(ctx: &mut Ctx<'_>, args: Args<'_>) {
                     }
                 }
             }
-            Err(e) => return ctx.out.error(&e),
+            Err(e) => return ctx.out.error_parts(&[&e]),
         }
     } else if args.len() > 3 && args.get(2).eq_ignore_ascii_case(b"id") {
         let mut ids = Vec::with_capacity(args.len() - 3);
@@ -590,8 +586,8 @@ struct KillFilter<'a> {
 }
 
 /// Parses `CLIENT KILL`'s filters (the new form, from argument 2 on), or
-/// returns Redis' error text.
-fn parse_kill_filter<'a>(args: Args<'a>) -> Result<KillFilter<'a>, String> {
+/// returns Redis' error text (bytes: it may quote the client's arguments).
+fn parse_kill_filter<'a>(args: Args<'a>) -> Result<KillFilter<'a>, Vec<u8>> {
     let mut f = KillFilter {
         skip_me: true,
         ..KillFilter::default()
@@ -616,10 +612,7 @@ fn parse_kill_filter<'a>(args: Args<'a>) -> Result<KillFilter<'a>, String> {
             b"laddr" => f.laddr = Some(value),
             b"user" => {
                 if value != b"default" {
-                    return Err(format!(
-                        "ERR No such user '{}'",
-                        String::from_utf8_lossy(value)
-                    ));
+                    return Err([&b"ERR No such user '"[..], super::shown(value), b"'"].concat());
                 }
             }
             b"skipme" => {
@@ -655,7 +648,7 @@ pub fn client_kill(ctx: &mut Ctx<'_>, args: Args<'_>) {
     } else {
         match parse_kill_filter(args) {
             Ok(f) => f,
-            Err(e) => return ctx.out.error(&e),
+            Err(e) => return ctx.out.error_parts(&[&e]),
         }
     };
     let me = ctx.client.id();

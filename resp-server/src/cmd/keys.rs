@@ -249,10 +249,8 @@ fn parse_expire_flags(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<ExpireFlags> 
         } else if opt.eq_ignore_ascii_case(b"lt") {
             f.lt = true;
         } else {
-            ctx.out.error(&format!(
-                "ERR Unsupported option {}",
-                String::from_utf8_lossy(opt)
-            ));
+            ctx.out
+                .error_parts(&[b"ERR Unsupported option ", super::shown(opt)]);
             return None;
         }
     }
@@ -671,10 +669,11 @@ pub fn object(ctx: &mut Ctx<'_>, args: Args<'_>) {
     } else if sub.eq_ignore_ascii_case(b"freq") {
         (ObjectSub::Freq, "object|freq")
     } else {
-        let shown = String::from_utf8_lossy(&sub[..sub.len().min(128)]);
-        return ctx.out.error(&format!(
-            "ERR unknown subcommand '{shown}'. Try OBJECT HELP."
-        ));
+        return ctx.out.error_parts(&[
+            b"ERR unknown subcommand '",
+            super::shown_max(sub, super::SHOWN_MAX),
+            b"'. Try OBJECT HELP.",
+        ]);
     };
     if args.len() != 3 {
         return wrong_arity(&mut ctx.out, full_name.as_bytes());

@@ -242,32 +242,57 @@ pub mod err {
     pub const TOO_BIG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 }
 
-/// Writes Redis' wrong-arity error for `name`.
-pub fn wrong_arity(out: &mut Reply<'_>, name: &[u8]) {
-    let name = String::from_utf8_lossy(name).to_lowercase();
-    out.error(&format!(
-        "ERR wrong number of arguments for '{name}' command"
-    ));
+/// Longest part of a client argument Redis quotes in the errors that
+/// format it with `%.128s` (unknown command and subcommand), in bytes.
+pub const SHOWN_MAX: usize = 128;
+
+/// A client argument as Redis' `%s` puts it into an error text: its raw
+/// bytes up to the first NUL byte. Write it with [`Reply::error_parts`],
+/// which also turns CR and LF into spaces.
+#[inline]
+pub fn shown(arg: &[u8]) -> &[u8] {
+    arg.iter()
+        .position(|&b| b == 0)
+        .map_or(arg, |nul| &arg[..nul])
 }
 
-/// Writes Redis' unknown-command error, quoting up to the first arguments.
+/// A client argument as Redis' `%.{max}s` shows it: [`shown`], cut to at
+/// most `max` bytes (possibly inside a UTF-8 sequence, as Redis does).
+#[inline]
+pub fn shown_max(arg: &[u8], max: usize) -> &[u8] {
+    let s = shown(arg);
+    &s[..s.len().min(max)]
+}
+
+/// Writes Redis' wrong-arity error for the command (or `container|sub`)
+/// `name`, in the table's lowercase spelling whatever the client sent.
+pub fn wrong_arity(out: &mut Reply<'_>, name: &[u8]) {
+    out.error_parts(&[
+        b"ERR wrong number of arguments for '",
+        &name.to_ascii_lowercase(),
+        b"' command",
+    ]);
+}
+
+/// Writes Redis' unknown-command error (`processCommand`): the name as
+/// `%.128s`, then the arguments quoted one by one while the list is under
+/// 128 bytes, each cut to what is left of those 128.
 pub fn unknown_command(out: &mut Reply<'_>, args: Args<'_>) {
-    use std::fmt::Write;
-    let mut msg = format!(
-        "ERR unknown command '{}', with args beginning with: ",
-        truncate_lossy(args.get(0))
-    );
+    let mut list = Vec::with_capacity(SHOWN_MAX + 8);
     for a in args.iter_from(1) {
-        if msg.len() >= 128 * 4 {
+        if list.len() >= SHOWN_MAX {
             break;
         }
-        let _ = write!(msg, "'{}' ", truncate_lossy(a));
+        list.push(b'\'');
+        list.extend_from_slice(shown_max(a, SHOWN_MAX - (list.len() - 1)));
+        list.extend_from_slice(b"' ");
     }
-    out.error(&msg);
-}
-
-fn truncate_lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(&b[..b.len().min(128)]).into_owned()
+    out.error_parts(&[
+        b"ERR unknown command '",
+        shown_max(args.get(0), SHOWN_MAX),
+        b"', with args beginning with: ",
+        &list,
+    ]);
 }
 
 /// The whole command table.
@@ -276,7 +301,10 @@ pub fn table() -> &'static [&'static Command] {
 }
 
 /// The table, and its index by lowercase name.
-type Index = (Vec<&'static Command>, HashMap<&'static [u8], &'static Command>);
+type Index = (
+    Vec<&'static Command>,
+    HashMap<&'static [u8], &'static Command>,
+);
 
 fn index() -> &'static Index {
     static INDEX: OnceLock<Index> = OnceLock::new();

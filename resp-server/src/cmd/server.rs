@@ -270,11 +270,13 @@ fn subcommand(
         .iter()
         .find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(given))
     else {
-        let shown = String::from_utf8_lossy(&given[..given.len().min(128)]);
-        ctx.out.error(&format!(
-            "ERR unknown subcommand '{shown}'. Try {} HELP.",
-            String::from_utf8_lossy(args.get(0)).to_uppercase()
-        ));
+        ctx.out.error_parts(&[
+            b"ERR unknown subcommand '",
+            super::shown_max(given, super::SHOWN_MAX),
+            b"'. Try ",
+            &args.get(0).to_ascii_uppercase(),
+            b" HELP.",
+        ]);
         return None;
     };
     let argc = args.len() as i64;
@@ -384,6 +386,20 @@ fn config_set(ctx: &mut Ctx<'_>, args: Args<'_>) {
         .collect();
     match ctx.shared.config.set_many(&pairs) {
         Ok(()) => ctx.out.ok(),
+        Err(crate::config::SetError::Unknown(_)) => {
+            // The first unknown name, as the client sent it (it may not be
+            // UTF-8, so `texts` holds only a lossy copy of it).
+            let name = args
+                .iter_from(2)
+                .step_by(2)
+                .find(|n| std::str::from_utf8(n).map_or(true, |n| !ConfigStore::is_known(n)))
+                .unwrap_or_default();
+            ctx.out.error_parts(&[
+                b"ERR Unknown option or number of arguments for CONFIG SET - '",
+                super::shown(name),
+                b"'",
+            ]);
+        }
         Err(e) => ctx.out.error(&format!("ERR {e}")),
     }
 }

@@ -11,7 +11,7 @@ use super::flags::*;
 use super::{command, err, int_arg, route, wrong_arity, Args, Command, Ctx};
 use crate::keyspace::{Ttl, Value};
 use crate::num;
-use crate::small::{SmallBytes, INLINE_CAP};
+use crate::small::SmallBytes;
 
 /// The string commands, with arity, flags and key positions as Redis 7.0's
 /// `COMMAND INFO` reports them (summaries from the current command docs).
@@ -53,6 +53,7 @@ pub(crate) fn reply_value(ctx: &mut Ctx<'_>, v: &Value) {
     match v {
         Value::Str(s) => ctx.out.bulk(s),
         Value::Int(n) => ctx.out.bulk_int(*n),
+        Value::Raw(s) => ctx.out.bulk(s),
     }
 }
 
@@ -63,6 +64,7 @@ fn with_bytes<R>(v: &Value, f: impl FnOnce(&[u8]) -> R) -> R {
     match v {
         Value::Str(s) => f(s),
         Value::Int(n) => f(itoa::Buffer::new().format(*n).as_bytes()),
+        Value::Raw(s) => f(s),
     }
 }
 
@@ -536,6 +538,10 @@ fn mset_generic(ctx: &mut Ctx<'_>, args: Args<'_>, nx: bool) {
 }
 
 /// `APPEND key value`: replies the new length. Keeps the TTL.
+///
+/// Appending to an existing key leaves a `raw` string (even an empty
+/// append, even to an `int`), as Redis' `dbUnshareStringValue` does; a new
+/// key is encoded like a `SET` value.
 pub fn append(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let (key, tail) = (args.get(1), args.get(2));
     let shared = ctx.shared;
@@ -555,35 +561,27 @@ pub fn append(ctx: &mut Ctx<'_>, args: Args<'_>) {
         return ctx.out.error(err::TOO_BIG);
     }
     let old = std::mem::replace(&mut e.value, Value::Int(0));
-    e.value = Value::Str(concat(old, tail));
+    e.value = Value::Raw(concat(old, tail));
     ctx.out.int((len + tail.len()) as i64);
 }
 
 /// `old` followed by `tail`, reusing `old`'s heap buffer when it has one.
-fn concat(old: Value, tail: &[u8]) -> SmallBytes {
-    let old = match old {
-        Value::Str(s) if !s.is_inline() => {
-            let mut v = s.into_vec();
-            v.reserve_exact(tail.len());
-            v.extend_from_slice(tail);
-            return SmallBytes::from_vec(v);
+fn concat(old: Value, tail: &[u8]) -> Box<[u8]> {
+    let mut v = match old {
+        Value::Raw(s) => s.into_vec(),
+        Value::Str(s) if !s.is_inline() => s.into_vec(),
+        other => {
+            return with_bytes(&other, |head| {
+                let mut v = Vec::with_capacity(head.len() + tail.len());
+                v.extend_from_slice(head);
+                v.extend_from_slice(tail);
+                v.into_boxed_slice()
+            })
         }
-        other => other,
     };
-    with_bytes(&old, |head| {
-        let total = head.len() + tail.len();
-        if total <= INLINE_CAP {
-            let mut buf = [0u8; INLINE_CAP];
-            buf[..head.len()].copy_from_slice(head);
-            buf[head.len()..total].copy_from_slice(tail);
-            SmallBytes::new(&buf[..total])
-        } else {
-            let mut v = Vec::with_capacity(total);
-            v.extend_from_slice(head);
-            v.extend_from_slice(tail);
-            SmallBytes::from_vec(v)
-        }
-    })
+    v.reserve_exact(tail.len());
+    v.extend_from_slice(tail);
+    v.into_boxed_slice()
 }
 
 /// `STRLEN key`: replies the length of the value, 0 for a missing key.
@@ -653,6 +651,7 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) {
     let current = match &e.value {
         Value::Int(n) => Some(*n),
         Value::Str(s) => num::parse_i64_canonical(s),
+        Value::Raw(s) => num::parse_i64_canonical(s),
     };
     let Some(current) = current else {
         return ctx.out.error(err::NOT_INT);
@@ -667,9 +666,11 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) {
 /// `INCRBYFLOAT key increment`: replies the new value as a bulk string and
 /// stores it as a string (never `int`-encoded, as in Redis), keeping the TTL.
 ///
-/// Redis adds in `long double`; this adds in `f64` and formats with
-/// [`num::format_f64_human`], so results can differ in the last digits.
+/// Like Redis on x86-64, parses, adds and formats in 80-bit `long double`
+/// ([`LongDouble`](crate::longdouble::LongDouble): `string2ld`, `+`,
+/// `ld2string(.., LD_STR_HUMAN)`), so results match Redis bit for bit.
 pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    use crate::longdouble::LongDouble;
     let key = args.get(1);
     let shared = ctx.shared;
     let ks = &shared.keyspace;
@@ -678,14 +679,15 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let db = shard.db(ctx.client.db);
     let mut entry = db.get(key, hash, ctx.now_ms);
     let current = match entry.as_deref() {
-        None => Some(0.0),
+        None => Some(LongDouble::ZERO),
         Some(e) if !e.value.is_string() => return ctx.out.error(err::WRONGTYPE),
         Some(e) => match &e.value {
-            Value::Int(n) => Some(*n as f64),
-            Value::Str(s) => num::parse_f64(s),
+            Value::Int(n) => Some(LongDouble::from_i64(*n)),
+            Value::Str(s) => LongDouble::parse(s),
+            Value::Raw(s) => LongDouble::parse(s),
         },
     };
-    let (Some(current), Some(incr)) = (current, num::parse_f64(args.get(2))) else {
+    let (Some(current), Some(incr)) = (current, LongDouble::parse(args.get(2))) else {
         return ctx.out.error(err::NOT_FLOAT);
     };
     let sum = current + incr;
@@ -693,7 +695,7 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) {
         return ctx.out.error(NAN_OR_INF);
     }
     let mut text = Vec::with_capacity(32);
-    num::format_f64_human(sum, &mut text);
+    sum.format_human(&mut text);
     let value = Value::Str(SmallBytes::new(&text));
     match entry.take() {
         Some(e) => e.value = value,
@@ -754,7 +756,8 @@ pub fn getrange(ctx: &mut Ctx<'_>, args: Args<'_>) {
 
 /// `SETRANGE key offset value`: overwrites from `offset` on, zero-padding
 /// as needed, and replies the new length. Keeps the TTL. An empty value
-/// changes nothing (and creates no key).
+/// changes nothing (and creates no key); any other leaves a `raw` string,
+/// as in Redis.
 pub fn setrange(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let (key, patch) = (args.get(1), args.get(3));
     let Some(offset) = int_arg(&mut ctx.out, args.get(2)) else {
@@ -785,14 +788,14 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let new_len = len.max(end);
     match entry {
         Some(e) => match &mut e.value {
-            Value::Str(s) if end <= len => s.as_bytes_mut()[offset..end].copy_from_slice(patch),
+            Value::Raw(s) if end <= len => s[offset..end].copy_from_slice(patch),
             value => {
                 let old = std::mem::replace(value, Value::Int(0));
-                *value = Value::Str(overwrite(&old, new_len, offset, patch));
+                *value = Value::Raw(overwrite(&old, new_len, offset, patch));
             }
         },
         None => {
-            let value = Value::Str(overwrite(
+            let value = Value::Raw(overwrite(
                 &Value::Str(SmallBytes::EMPTY),
                 new_len,
                 offset,
@@ -805,13 +808,13 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: Args<'_>) {
 }
 
 /// A string of `len` bytes: `old`, zero-padded, with `patch` at `offset`.
-fn overwrite(old: &Value, len: usize, offset: usize, patch: &[u8]) -> SmallBytes {
+fn overwrite(old: &Value, len: usize, offset: usize, patch: &[u8]) -> Box<[u8]> {
     with_bytes(old, |head| {
         let mut v = Vec::with_capacity(len);
         v.extend_from_slice(head);
         v.resize(len, 0);
         v[offset..offset + patch.len()].copy_from_slice(patch);
-        SmallBytes::from_vec(v)
+        v.into_boxed_slice()
     })
 }
 
@@ -842,16 +845,15 @@ mod tests {
     }
 
     #[test]
-    fn concat_reuses_heap_and_inlines_short_results() {
-        let s = concat(Value::Int(12), b"3");
-        assert!(s.is_inline());
-        assert_eq!(&*s, b"123");
+    fn concat_appends_to_every_encoding() {
+        assert_eq!(&*concat(Value::Int(12), b"3"), b"123");
         let long = concat(Value::Str(SmallBytes::new(&[b'a'; 30])), b"bc");
         assert_eq!(long.len(), 32);
         assert_eq!(&long[30..], b"bc");
         let grown = concat(Value::Str(SmallBytes::new(b"abc")), &[b'x'; 30]);
         assert_eq!(grown.len(), 33);
-        assert!(!grown.is_inline());
+        let raw = concat(Value::Raw(b"ab".to_vec().into_boxed_slice()), b"");
+        assert_eq!(&*raw, b"ab");
     }
 
     #[test]

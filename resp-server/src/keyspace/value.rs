@@ -7,16 +7,25 @@ pub const EMBSTR_MAX: usize = 44;
 
 /// A value of the keyspace.
 ///
-/// Strings keep Redis' two observable encodings apart: a string that is the
+/// Strings keep Redis' observable encodings apart: a string that is the
 /// canonical decimal form of an `i64` is kept as [`Value::Int`] (Redis' `int`
-/// encoding: `INCR` needs no parsing and `OBJECT ENCODING` says `int`), any
-/// other string as bytes.
+/// encoding: `INCR` needs no parsing and `OBJECT ENCODING` says `int`), a
+/// string written whole (`SET`, `MSET`, ...) as [`Value::Str`], and a string
+/// edited in place (`APPEND`, `SETRANGE`) as [`Value::Raw`], which Redis
+/// reports as `raw` whatever its length or contents until it is written
+/// whole again. The three behave the same everywhere else.
+///
+/// `Raw` holds a boxed slice rather than a [`SmallBytes`]: two variants of
+/// 24 bytes could not share the enum's 24 bytes, and an edited string in
+/// Redis is a heap `sds` too.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     /// A string, as bytes (`embstr` up to 44 bytes, else `raw`).
     Str(SmallBytes),
     /// A string holding a canonical 64-bit integer (`int` encoding).
     Int(i64),
+    /// A string changed by `APPEND` or `SETRANGE` (`raw` encoding).
+    Raw(Box<[u8]>),
 }
 
 impl Value {
@@ -35,7 +44,7 @@ impl Value {
     /// The type name `TYPE` reports.
     pub fn type_name(&self) -> &'static str {
         match self {
-            Value::Str(_) | Value::Int(_) => "string",
+            Value::Str(_) | Value::Int(_) | Value::Raw(_) => "string",
         }
     }
 
@@ -44,20 +53,21 @@ impl Value {
         match self {
             Value::Int(_) => "int",
             Value::Str(s) if s.len() <= EMBSTR_MAX => "embstr",
-            Value::Str(_) => "raw",
+            Value::Str(_) | Value::Raw(_) => "raw",
         }
     }
 
     /// Whether this is a string (any encoding).
     #[inline]
     pub fn is_string(&self) -> bool {
-        matches!(self, Value::Str(_) | Value::Int(_))
+        matches!(self, Value::Str(_) | Value::Int(_) | Value::Raw(_))
     }
 
     /// Heap bytes owned by the value beyond its own size (for memory stats).
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_size(),
+            Value::Raw(s) => s.len(),
             Value::Int(_) => 0,
         }
     }
@@ -86,5 +96,13 @@ mod tests {
         assert_eq!(Value::string(b"12").encoding(), "int");
         assert_eq!(Value::string(b"abc").encoding(), "embstr");
         assert_eq!(Value::string(&[b'a'; 45]).encoding(), "raw");
+    }
+
+    #[test]
+    fn raw_is_a_string_reported_raw_at_any_length() {
+        let v = Value::Raw(b"12".to_vec().into_boxed_slice());
+        assert_eq!(v.encoding(), "raw");
+        assert_eq!(v.type_name(), "string");
+        assert!(v.is_string());
     }
 }
