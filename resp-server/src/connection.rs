@@ -68,18 +68,23 @@ pub(crate) async fn serve_with<B: Batches>(
         shared: shared.clone(),
     };
     let mut shutdown = shared.shutdown_signal();
+    // Both are one-shot: armed once, not once per read.
+    let killed = handle.kill.notified();
+    let stopped = shutdown.changed();
+    tokio::pin!(killed, stopped);
     loop {
         if handle.killed.load(Ordering::Relaxed) || shared.is_shutting_down() {
             break;
         }
         conn.reserve_read();
         let n = tokio::select! {
+            biased;
             r = stream.read_buf(&mut *conn.rbuf) => match r {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             },
-            _ = handle.kill.notified() => break,
-            _ = shutdown.changed() => break,
+            _ = &mut killed => break,
+            _ = &mut stopped => break,
         };
         Stats::add(&shared.stats.net_input_bytes, n as u64);
         if conn.rbuf.len() > shared.config.query_buffer_limit() {

@@ -1,8 +1,9 @@
 //! Number parsing and formatting with Redis' exact rules.
 //!
 //! Redis accepts integers through `string2ll` (src/util.c): optional `-`,
-//! no `+`, no leading zeros, no spaces, within `i64`. Floats go through
-//! `strtold` with leading spaces, trailing bytes and NaN refused.
+//! no `+`, no leading zeros, no spaces, within `i64`. Scores parse as
+//! `strtod` does, with leading spaces, trailing bytes and NaN refused;
+//! `INCRBYFLOAT`'s `long double` arithmetic lives in [`crate::longdouble`].
 
 /// Parses `bytes` as Redis' `string2ll` does: the canonical decimal form of an
 /// `i64` only (`"0"`, `"-12"`; not `"+1"`, `"01"`, `"-0"`, `" 1"`).
@@ -44,7 +45,7 @@ pub fn parse_usize(bytes: &[u8]) -> Option<usize> {
     parse_i64_canonical(bytes).and_then(|n| usize::try_from(n).ok())
 }
 
-/// Parses a float as Redis' `string2ld`/`strtold`: decimal or exponent form,
+/// Parses a float as Redis' `strtod` checks (`getDoubleFromObject`): decimal or exponent form,
 /// `inf`/`infinity` with a sign; no leading space, no trailing bytes, no NaN.
 pub fn parse_f64(bytes: &[u8]) -> Option<f64> {
     if bytes.is_empty() || bytes.len() > 5120 || bytes[0].is_ascii_whitespace() {
@@ -56,34 +57,6 @@ pub fn parse_f64(bytes: &[u8]) -> Option<f64> {
         None
     } else {
         Some(v)
-    }
-}
-
-/// Formats `v` as Redis' `INCRBYFLOAT` does (`ld2string` with `LD_STR_HUMAN`:
-/// positional notation, at most 17 decimals, trailing zeros removed).
-///
-/// Redis computes in `long double`; we compute in `f64` and print the shortest
-/// form that round-trips, so results agree on ordinary inputs.
-pub fn format_f64_human(v: f64, out: &mut Vec<u8>) {
-    use std::io::Write;
-    let start = out.len();
-    let _ = write!(out, "{v}");
-    let s = &out[start..];
-    if let Some(dot) = s.iter().position(|&b| b == b'.') {
-        if s.len() - dot - 1 > 17 {
-            out.truncate(start);
-            let _ = write!(out, "{v:.17}");
-            while out.last() == Some(&b'0') {
-                out.pop();
-            }
-            if out.last() == Some(&b'.') {
-                out.pop();
-            }
-        }
-    }
-    if &out[start..] == b"-0" {
-        out.truncate(start);
-        out.push(b'0');
     }
 }
 
@@ -158,26 +131,10 @@ mod tests {
         assert_eq!(parse_f64(b""), None);
     }
 
-    fn human(v: f64) -> String {
-        let mut out = Vec::new();
-        format_f64_human(v, &mut out);
-        String::from_utf8(out).unwrap()
-    }
-
     fn g17(v: f64) -> String {
         let mut out = Vec::new();
         format_f64_g17(v, &mut out);
         String::from_utf8(out).unwrap()
-    }
-
-    #[test]
-    fn human_format_matches_redis_on_common_values() {
-        assert_eq!(human(10.6), "10.6");
-        assert_eq!(human(3.0), "3");
-        assert_eq!(human(-0.0), "0");
-        assert_eq!(human(5.0e3), "5000");
-        assert_eq!(human(1e20), "100000000000000000000");
-        assert_eq!(human(0.1 + 0.2), "0.30000000000000004");
     }
 
     #[test]

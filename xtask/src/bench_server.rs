@@ -35,6 +35,8 @@ pub struct Options {
     pub build: bool,
     /// Also write the Markdown report here.
     pub out: Option<PathBuf>,
+    /// Extra arguments for our server (`--server-args "--threads 1"`).
+    pub server_args: Vec<String>,
     /// The command line, echoed in the report.
     pub command_line: String,
 }
@@ -77,6 +79,8 @@ struct Tools {
     redis_server: PathBuf,
     redis_benchmark: PathBuf,
     log_dir: PathBuf,
+    /// Extra flags for our server.
+    server_args: Vec<String>,
 }
 
 impl Tools {
@@ -87,7 +91,15 @@ impl Tools {
         let (program, args): (&Path, Vec<String>) = match kind {
             Kind::Ours => (
                 &self.ours,
-                vec!["--port".into(), p, "--loglevel".into(), "warning".into()],
+                [
+                    "--port".to_string(),
+                    p,
+                    "--loglevel".into(),
+                    "warning".into(),
+                ]
+                .into_iter()
+                .chain(self.server_args.iter().cloned())
+                .collect(),
             ),
             Kind::Redis => (
                 &self.redis_server,
@@ -255,6 +267,7 @@ pub fn run(opts: &Options) -> Result<()> {
         redis_server,
         redis_benchmark,
         log_dir,
+        server_args: opts.server_args.clone(),
     };
     let plan = Plan::new(opts);
 
@@ -583,9 +596,14 @@ fn header(tools: &Tools, plan: &Plan, opts: &Options) -> Header {
                 format!(
                     "redis-benchmark -c {CLIENTS} -r {KEYSPACE} --csv, one client thread sharing the \
                      {nproc} cores with the servers; -n {p1} unpipelined, -n {p16} with -P 16. \
-                     Ours: `--loglevel warning`, default worker threads (one per core); Redis: \
+                     Ours: `--loglevel warning{}`; Redis: \
                      `--save '' --appendonly no`. Median of {} run(s), order ours/Redis flipped \
                      every run.",
+                    if opts.server_args.is_empty() {
+                        ", default worker threads (one per core)".to_string()
+                    } else {
+                        format!(" {}", opts.server_args.join(" "))
+                    },
                     plan.runs
                 ),
             ),
@@ -818,6 +836,7 @@ mod tests {
             requests: None,
             build: false,
             out: None,
+            server_args: Vec::new(),
             command_line: "cargo xtask bench".into(),
         };
         let plan = Plan::new(&opts);

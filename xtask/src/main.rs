@@ -27,7 +27,9 @@ commands:
 bench targets:
   resp-server   our server vs Redis 7 (redis-benchmark throughput/latency,
                 memory per key); the default when no target is given
-  (planned, not yet written: lsm, codec, node-state, raft-store)
+  lsm, codec, node-state, raft-store
+                criterion benchmarks (cargo bench -p benches --bench NAME),
+                once written
 
 bench options (resp-server):
   --quick         a tenth of the default request counts and memory keys
@@ -35,15 +37,17 @@ bench options (resp-server):
   --requests N    requests per unpipelined workload (default 200000);
                   the -P 16 workloads send 5*N
   --out FILE      also write the Markdown report to FILE
+  --server-args S extra flags for our server, e.g. \"--threads 1\"
   --no-build      use target/release/resp-server as it is (default: build
                   it first with cargo build --release -p resp-server)
 ";
 
-/// Benchmark targets that exist.
+/// Benchmark targets with a harness of their own (run by default).
 const TARGETS: &[&str] = &["resp-server"];
 
-/// Benchmark targets that are planned but not written yet.
-const PLANNED: &[&str] = &["lsm", "codec", "node-state", "raft-store"];
+/// Benchmark targets measured by criterion: `cargo bench -p benches --bench
+/// <name with _>`, once `benches/benches/<name with _>.rs` exists.
+const CRITERION: &[&str] = &["lsm", "codec", "node-state", "raft-store"];
 
 fn main() -> ExitCode {
     match run() {
@@ -83,6 +87,7 @@ fn bench(args: &[String], all_args: &[String]) -> Result<()> {
         requests: None,
         build: true,
         out: None,
+        server_args: Vec::new(),
         command_line: format!("cargo xtask {}", all_args.join(" ")),
     };
     let mut it = args.iter();
@@ -105,6 +110,12 @@ fn bench(args: &[String], all_args: &[String]) -> Result<()> {
                 opts.requests = Some(positive(&value("--requests")?, "--requests")? as u64)
             }
             "--out" => opts.out = Some(PathBuf::from(value("--out")?)),
+            "--server-args" => {
+                opts.server_args = value("--server-args")?
+                    .split_whitespace()
+                    .map(String::from)
+                    .collect()
+            }
             "-h" | "--help" => {
                 print!("{USAGE}");
                 return Ok(());
@@ -119,22 +130,53 @@ fn bench(args: &[String], all_args: &[String]) -> Result<()> {
     // Check every name before running anything: a typo should not cost a
     // ten-minute run first.
     for t in &targets {
-        if PLANNED.contains(&t.as_str()) {
-            bail!("no benchmark for {t} yet");
-        }
-        if !TARGETS.contains(&t.as_str()) {
+        if CRITERION.contains(&t.as_str()) {
+            if !criterion_file(t).is_file() {
+                bail!("no benchmark for {t} yet");
+            }
+        } else if !TARGETS.contains(&t.as_str()) {
             bail!(
-                "unknown benchmark target `{t}` (known: {}; planned: {})",
+                "unknown benchmark target `{t}` (known: {}, {})",
                 TARGETS.join(", "),
-                PLANNED.join(", ")
+                CRITERION.join(", ")
             );
         }
     }
     for t in &targets {
         match t.as_str() {
             "resp-server" => bench_server::run(&opts).context("benchmark resp-server")?,
-            _ => unreachable!("targets were checked above"),
+            name => criterion_bench(name)?,
         }
+    }
+    Ok(())
+}
+
+/// The criterion benchmark file of target `name`.
+fn criterion_file(name: &str) -> PathBuf {
+    workspace_root()
+        .join("benches")
+        .join("benches")
+        .join(format!("{}.rs", name.replace('-', "_")))
+}
+
+/// The workspace root (the parent of this crate's folder).
+fn workspace_root() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.parent().map(PathBuf::from).unwrap_or(here)
+}
+
+/// Runs `cargo bench -p benches --bench <name>`; criterion prints its own
+/// tables (and keeps its reports in target/criterion).
+fn criterion_bench(name: &str) -> Result<()> {
+    let bench = name.replace('-', "_");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .current_dir(workspace_root())
+        .args(["bench", "-p", "benches", "--bench", &bench])
+        .status()
+        .with_context(|| format!("running cargo bench for {name}"))?;
+    if !status.success() {
+        bail!("cargo bench -p benches --bench {bench} failed ({status})");
     }
     Ok(())
 }
