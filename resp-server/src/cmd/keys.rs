@@ -127,9 +127,7 @@ fn count_existing(ctx: &mut Ctx<'_>, args: Args<'_>) {
 /// `TYPE key`: the type name as a simple string, `none` when missing.
 pub fn type_(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let key = args.get(1);
-    let ks = &ctx.shared.keyspace;
-    let hash = ks.hash(key);
-    let mut shard = ks.lock(ks.shard_of(hash));
+    let (hash, mut shard) = ctx.shared.keyspace.lock_key(key);
     let name = match shard.db(ctx.client.db).get(key, hash, ctx.now_ms) {
         Some(e) => e.value.type_name(),
         None => "none",
@@ -302,9 +300,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: Args<'_>, relative: bool, seconds: bo
     };
 
     let key = args.get(1);
-    let ks = &ctx.shared.keyspace;
-    let hash = ks.hash(key);
-    let mut shard = ks.lock(ks.shard_of(hash));
+    let (hash, mut shard) = ctx.shared.keyspace.lock_key(key);
     let db = shard.db(ctx.client.db);
     let current = match db.get(key, hash, now) {
         Some(e) => e.expire_at(),
@@ -336,9 +332,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: Args<'_>, relative: bool, seconds: bo
 /// none.
 pub fn persist(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let key = args.get(1);
-    let ks = &ctx.shared.keyspace;
-    let hash = ks.hash(key);
-    let mut shard = ks.lock(ks.shard_of(hash));
+    let (hash, mut shard) = ctx.shared.keyspace.lock_key(key);
     let db = shard.db(ctx.client.db);
     let had_ttl = db
         .get(key, hash, ctx.now_ms)
@@ -379,9 +373,7 @@ pub fn pexpiretime(ctx: &mut Ctx<'_>, args: Args<'_>) {
 /// (`(ms + 500) / 1000`), for the absolute forms too.
 fn ttl_generic(ctx: &mut Ctx<'_>, args: Args<'_>, ms: bool, absolute: bool) {
     let key = args.get(1);
-    let ks = &ctx.shared.keyspace;
-    let hash = ks.hash(key);
-    let mut shard = ks.lock(ks.shard_of(hash));
+    let (hash, mut shard) = ctx.shared.keyspace.lock_key(key);
     let now = ctx.now_ms;
     let found = shard
         .db(ctx.client.db)
@@ -680,9 +672,7 @@ pub fn object(ctx: &mut Ctx<'_>, args: Args<'_>) {
     }
 
     let key = args.get(2);
-    let ks = &ctx.shared.keyspace;
-    let hash = ks.hash(key);
-    let mut shard = ks.lock(ks.shard_of(hash));
+    let (hash, mut shard) = ctx.shared.keyspace.lock_key(key);
     let found =
         shard
             .db(ctx.client.db)

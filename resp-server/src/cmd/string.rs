@@ -84,9 +84,7 @@ fn too_big(ctx: &Ctx<'_>, len: u64, add: usize) -> bool {
 /// `GET key`
 pub fn get(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let key = args.get(1);
-    let ks = &ctx.shared.keyspace;
-    let hash = ks.hash(key);
-    let mut shard = ks.lock(ks.shard_of(hash));
+    let (hash, mut shard) = ctx.shared.keyspace.lock_key(key);
     let db = ctx.client.db;
     match shard.db(db).get(key, hash, ctx.now_ms) {
         Some(e) => {
@@ -261,9 +259,7 @@ pub fn set(ctx: &mut Ctx<'_>, args: Args<'_>) {
     }
     let (key, value) = (args.get(1), args.get(2));
     let shared = ctx.shared;
-    let ks = &shared.keyspace;
-    let hash = ks.hash(key);
-    let mut shard = ks.lock(ks.shard_of(hash));
+    let (hash, mut shard) = shared.keyspace.lock_key(key);
     if !opts.nx && !opts.xx && !opts.get {
         shard
             .db(ctx.client.db)
@@ -318,9 +314,7 @@ pub fn set(ctx: &mut Ctx<'_>, args: Args<'_>) {
 pub fn setnx(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let (key, value) = (args.get(1), args.get(2));
     let shared = ctx.shared;
-    let ks = &shared.keyspace;
-    let hash = ks.hash(key);
-    let mut shard = ks.lock(ks.shard_of(hash));
+    let (hash, mut shard) = shared.keyspace.lock_key(key);
     let db = shard.db(ctx.client.db);
     if db.contains(key, hash, ctx.now_ms) {
         ctx.out.int(0);
@@ -350,9 +344,7 @@ fn set_with_expiry(ctx: &mut Ctx<'_>, args: Args<'_>, unit: i64, cmd: &str) {
     };
     let (key, value) = (args.get(1), args.get(3));
     let shared = ctx.shared;
-    let ks = &shared.keyspace;
-    let hash = ks.hash(key);
-    let mut shard = ks.lock(ks.shard_of(hash));
+    let (hash, mut shard) = shared.keyspace.lock_key(key);
     shard
         .db(ctx.client.db)
         .set(key, hash, Value::string(value), Ttl::At(at), ctx.now_ms);
@@ -364,9 +356,7 @@ fn set_with_expiry(ctx: &mut Ctx<'_>, args: Args<'_>, unit: i64, cmd: &str) {
 pub fn getset(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let (key, value) = (args.get(1), args.get(2));
     let shared = ctx.shared;
-    let ks = &shared.keyspace;
-    let hash = ks.hash(key);
-    let mut shard = ks.lock(ks.shard_of(hash));
+    let (hash, mut shard) = shared.keyspace.lock_key(key);
     let db = shard.db(ctx.client.db);
     match db.get(key, hash, ctx.now_ms) {
         Some(e) if !e.value.is_string() => {
@@ -391,9 +381,7 @@ pub fn getset(ctx: &mut Ctx<'_>, args: Args<'_>) {
 pub fn getdel(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let key = args.get(1);
     let shared = ctx.shared;
-    let ks = &shared.keyspace;
-    let hash = ks.hash(key);
-    let mut shard = ks.lock(ks.shard_of(hash));
+    let (hash, mut shard) = shared.keyspace.lock_key(key);
     let db = shard.db(ctx.client.db);
     match db.get(key, hash, ctx.now_ms) {
         Some(e) if !e.value.is_string() => {
@@ -423,9 +411,7 @@ pub fn getex(ctx: &mut Ctx<'_>, args: Args<'_>) {
     };
     let key = args.get(1);
     let shared = ctx.shared;
-    let ks = &shared.keyspace;
-    let hash = ks.hash(key);
-    let mut shard = ks.lock(ks.shard_of(hash));
+    let (hash, mut shard) = shared.keyspace.lock_key(key);
     let db = shard.db(ctx.client.db);
     let Some(e) = db.get(key, hash, ctx.now_ms) else {
         shard.stats.misses += 1;
@@ -545,9 +531,7 @@ fn mset_generic(ctx: &mut Ctx<'_>, args: Args<'_>, nx: bool) {
 pub fn append(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let (key, tail) = (args.get(1), args.get(2));
     let shared = ctx.shared;
-    let ks = &shared.keyspace;
-    let hash = ks.hash(key);
-    let mut shard = ks.lock(ks.shard_of(hash));
+    let (hash, mut shard) = shared.keyspace.lock_key(key);
     let db = shard.db(ctx.client.db);
     let Some(e) = db.get(key, hash, ctx.now_ms) else {
         db.insert_new(key, hash, Value::string(tail), Ttl::Persist);
@@ -588,9 +572,7 @@ fn concat(old: Value, tail: &[u8]) -> Box<[u8]> {
 pub fn strlen(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let key = args.get(1);
     let shared = ctx.shared;
-    let ks = &shared.keyspace;
-    let hash = ks.hash(key);
-    let mut shard = ks.lock(ks.shard_of(hash));
+    let (hash, mut shard) = shared.keyspace.lock_key(key);
     match shard.db(ctx.client.db).get(key, hash, ctx.now_ms) {
         Some(e) => {
             if e.value.is_string() {
@@ -637,9 +619,7 @@ pub fn decrby(ctx: &mut Ctx<'_>, args: Args<'_>) {
 /// replies the result. An `int`-encoded value needs no parsing.
 fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) {
     let shared = ctx.shared;
-    let ks = &shared.keyspace;
-    let hash = ks.hash(key);
-    let mut shard = ks.lock(ks.shard_of(hash));
+    let (hash, mut shard) = shared.keyspace.lock_key(key);
     let db = shard.db(ctx.client.db);
     let Some(e) = db.get(key, hash, ctx.now_ms) else {
         db.insert_new(key, hash, Value::Int(delta), Ttl::Persist);
@@ -673,9 +653,7 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) {
     use crate::longdouble::LongDouble;
     let key = args.get(1);
     let shared = ctx.shared;
-    let ks = &shared.keyspace;
-    let hash = ks.hash(key);
-    let mut shard = ks.lock(ks.shard_of(hash));
+    let (hash, mut shard) = shared.keyspace.lock_key(key);
     let db = shard.db(ctx.client.db);
     let mut entry = db.get(key, hash, ctx.now_ms);
     let current = match entry.as_deref() {
@@ -732,9 +710,7 @@ pub fn getrange(ctx: &mut Ctx<'_>, args: Args<'_>) {
     };
     let key = args.get(1);
     let shared = ctx.shared;
-    let ks = &shared.keyspace;
-    let hash = ks.hash(key);
-    let mut shard = ks.lock(ks.shard_of(hash));
+    let (hash, mut shard) = shared.keyspace.lock_key(key);
     match shard.db(ctx.client.db).get(key, hash, ctx.now_ms) {
         Some(e) => {
             if e.value.is_string() {
@@ -767,9 +743,7 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: Args<'_>) {
         return ctx.out.error(OFFSET_RANGE);
     };
     let shared = ctx.shared;
-    let ks = &shared.keyspace;
-    let hash = ks.hash(key);
-    let mut shard = ks.lock(ks.shard_of(hash));
+    let (hash, mut shard) = shared.keyspace.lock_key(key);
     let db = shard.db(ctx.client.db);
     let entry = db.get(key, hash, ctx.now_ms);
     if entry.as_ref().is_some_and(|e| !e.value.is_string()) {

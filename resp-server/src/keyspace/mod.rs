@@ -173,6 +173,14 @@ impl Keyspace {
         self.shards[index].lock()
     }
 
+    /// Hashes `key` and locks its shard: the start of every single-key
+    /// command. Returns the hash for the shard's [`Db`] calls.
+    #[inline]
+    pub fn lock_key(&self, key: &[u8]) -> (u64, MutexGuard<'_, Shard>) {
+        let hash = self.hash(key);
+        (hash, self.lock(self.shard_of(hash)))
+    }
+
     /// Locks the shards in `indices` (sorted ascending, without duplicates),
     /// in that order.
     pub fn lock_shards(&self, indices: &[usize]) -> Locked<'_> {
