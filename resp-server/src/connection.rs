@@ -23,7 +23,7 @@ use crate::client::{Client, ClientHandle, ReplyMode};
 use crate::cmd::{self, Args, Ctx};
 use crate::parse::{ArgSource, Limits, Parser};
 use crate::reply::Reply;
-use crate::shared::{Shared, Stats};
+use crate::shared::Shared;
 
 /// Initial size of a connection's read and write buffers, bytes.
 const BUF_SIZE: usize = 16 * 1024;
@@ -66,6 +66,7 @@ pub(crate) async fn serve_with<B: Batches>(
         rbuf: shared.buffers.get(BUF_SIZE),
         wbuf: shared.buffers.get(BUF_SIZE),
         shared: shared.clone(),
+        recorded_cmd: None,
     };
     let mut shutdown = shared.shutdown_signal();
     // Both are one-shot: armed once, not once per read.
@@ -86,7 +87,7 @@ pub(crate) async fn serve_with<B: Batches>(
             _ = &mut killed => break,
             _ = &mut stopped => break,
         };
-        Stats::add(&shared.stats.net_input_bytes, n as u64);
+        shared.stats.net_input_bytes.add(n as u64);
         if conn.rbuf.len() > shared.config.query_buffer_limit() {
             // As Redis: checked on what is buffered, before running anything;
             // the client is closed without a reply.
@@ -98,7 +99,7 @@ pub(crate) async fn serve_with<B: Batches>(
         }
         let close = batches.run(&mut conn).await;
         if !conn.wbuf.is_empty() {
-            Stats::add(&shared.stats.net_output_bytes, conn.wbuf.len() as u64);
+            shared.stats.net_output_bytes.add(conn.wbuf.len() as u64);
             if stream.write_all(&conn.wbuf).await.is_err() {
                 break;
             }
@@ -120,6 +121,8 @@ pub(crate) struct Connection {
     pub(crate) parser: Parser,
     pub(crate) rbuf: bufpool::PooledBuf,
     pub(crate) wbuf: bufpool::PooledBuf,
+    /// The command name last written to `client.handle.last_cmd`.
+    pub(crate) recorded_cmd: Option<&'static str>,
 }
 
 impl Connection {
@@ -192,12 +195,17 @@ impl Connection {
     ) -> bool {
         let shared = &*self.shared;
         bytes::Buf::advance(&mut *self.rbuf, consumed);
-        Stats::add(&shared.stats.commands_processed, commands);
+        shared.stats.commands_processed.add(commands);
         if commands > 0 {
             let h = &self.client.handle;
             h.last_interaction_ms.store(now_ms, Ordering::Relaxed);
+            // The lock is taken only when the name changes (rarely, in a
+            // stream of the same command).
             if let Some(name) = last_cmd {
-                *h.last_cmd.lock() = name;
+                if !self.recorded_cmd.is_some_and(|r| std::ptr::eq(r, name)) {
+                    *h.last_cmd.lock() = name;
+                    self.recorded_cmd = Some(name);
+                }
             }
         }
         self.client.close_after_reply
@@ -213,7 +221,7 @@ pub(crate) fn protocol_error(
 ) {
     let mut out = Reply::new(wbuf, client.proto);
     out.error(&format!("ERR {e}"));
-    Stats::add(&shared.stats.error_replies, 1);
+    shared.stats.error_replies.add(1);
     client.close_after_reply = true;
 }
 
@@ -263,7 +271,7 @@ pub fn execute(
             ctx.client.reply_mode = ReplyMode::On;
         }
     } else if wbuf.get(mark) == Some(&b'-') {
-        Stats::add(&shared.stats.error_replies, 1);
+        shared.stats.error_replies.add(1);
     }
     ran
 }

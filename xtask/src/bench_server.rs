@@ -177,6 +177,9 @@ struct Sample {
     rps: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// Server CPU time (user + system) per request, microseconds: steadier
+    /// than ops/s on a shared machine, since it does not count waiting.
+    cpu_us: f64,
 }
 
 /// The runs of one workload against one server.
@@ -199,6 +202,7 @@ impl Cell {
             rps: m(|s| s.rps),
             p50_ms: m(|s| s.p50_ms),
             p99_ms: m(|s| s.p99_ms),
+            cpu_us: m(|s| s.cpu_us),
         })
     }
 }
@@ -357,20 +361,25 @@ fn throughput(tools: &Tools, plan: &Plan) -> Result<Vec<[Cell; 2]>> {
                     continue;
                 }
                 let server = &mut servers[kind.idx()];
-                let result = server
-                    .check_alive()
-                    .and_then(|()| redis_benchmark(tools, server.port, w));
+                let result = server.check_alive().and_then(|()| {
+                    let cpu0 = server.cpu_us()?;
+                    let mut s = redis_benchmark(tools, server.port, w)?;
+                    let cpu1 = server.cpu_us()?;
+                    s.cpu_us = cpu1.saturating_sub(cpu0) as f64 / w.requests.max(1) as f64;
+                    Ok(s)
+                });
                 match result {
                     Ok(s) => {
                         eprintln!(
-                            "run {}/{} {:<15} {:<5} {:>10} ops/s  p50 {:.3} ms  p99 {:.3} ms",
+                            "run {}/{} {:<15} {:<5} {:>10} ops/s  p50 {:.3} ms  p99 {:.3} ms  cpu {:.2} us/req",
                             run + 1,
                             plan.runs,
                             w.label,
                             kind.name(),
                             thousands(s.rps),
                             s.p50_ms,
-                            s.p99_ms
+                            s.p99_ms,
+                            s.cpu_us
                         );
                         cell.samples.push(s);
                     }
@@ -457,6 +466,7 @@ fn parse_csv(text: &str) -> Result<Sample> {
         rps: num(rps)?,
         p50_ms: num(p50)?,
         p99_ms: num(p99)?,
+        cpu_us: 0.0,
     })
 }
 
@@ -635,11 +645,16 @@ fn render(
     }
 
     md.push_str("\n### Throughput and latency\n\n");
-    md.push_str("ratio = ours / Redis ops/s (above 1: ours is faster).\n\n");
     md.push_str(
-        "| workload | ours ops/s | Redis ops/s | ratio | ours p50/p99 ms | Redis p50/p99 ms |\n",
+        "ratio = ours / Redis ops/s (above 1: ours is faster). CPU = server CPU time \
+         (user + system, from /proc) per request, µs; its ratio is Redis / ours \
+         (above 1: ours does the same work with less CPU).\n\n",
     );
-    md.push_str("|---|---:|---:|---:|---:|---:|\n");
+    md.push_str(
+        "| workload | ours ops/s | Redis ops/s | ratio | ours p50/p99 ms | Redis p50/p99 ms \
+         | ours / Redis CPU µs/req | CPU ratio |\n",
+    );
+    md.push_str("|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for (w, cell) in plan.workloads.iter().zip(cells) {
         let [ours, redis] = [&cell[0], &cell[1]].map(|c| c.median());
         let ops = |c: &Cell, m: Option<Sample>| match (m, &c.unsupported) {
@@ -655,9 +670,16 @@ fn render(
             (Some(o), Some(r)) if r.rps > 0.0 => format!("{:.2}", o.rps / r.rps),
             _ => "–".to_string(),
         };
+        let (cpu, cpu_ratio) = match (ours, redis) {
+            (Some(o), Some(r)) if o.cpu_us > 0.0 => (
+                format!("{:.2} / {:.2}", o.cpu_us, r.cpu_us),
+                format!("{:.2}", r.cpu_us / o.cpu_us),
+            ),
+            _ => ("–".to_string(), "–".to_string()),
+        };
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {ratio} | {} | {} |",
+            "| {} | {} | {} | {ratio} | {} | {} | {cpu} | {cpu_ratio} |",
             w.label,
             ops(&cell[0], ours),
             ops(&cell[1], redis),
@@ -844,6 +866,7 @@ mod tests {
             rps: 1000.0,
             p50_ms: 0.5,
             p99_ms: 1.0,
+            cpu_us: 2.0,
         };
         let cells: Vec<[Cell; 2]> = plan
             .workloads

@@ -175,6 +175,30 @@ impl ServerProcess {
         Ok(())
     }
 
+    /// CPU time the process used so far (user + system), in microseconds,
+    /// from `/proc/PID/stat` (assumes the usual 100 clock ticks per second).
+    ///
+    /// # Errors
+    /// Off Linux, or when the process is gone.
+    pub fn cpu_us(&self) -> Result<u64> {
+        let path = format!("/proc/{}/stat", self.pid());
+        let stat = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+        // Fields after the command name, which is in parentheses and may
+        // hold spaces: state is field 3, utime 14, stime 15.
+        let rest = stat
+            .rsplit_once(')')
+            .map(|(_, r)| r)
+            .with_context(|| format!("no command field in {path}"))?;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let tick = |i: usize| -> Result<u64> {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .with_context(|| format!("no field {} in {path}", i + 3))
+        };
+        Ok((tick(11)? + tick(12)?) * 10_000)
+    }
+
     /// Resident set size in bytes, from `/proc/PID/status` (`VmRSS`).
     ///
     /// # Errors

@@ -966,10 +966,10 @@ fn info_stats(ctx: &Ctx<'_>, totals: Option<&crate::keyspace::KeyspaceTotals>, o
         "total_connections_received",
         load(&s.connections_received),
     );
-    field(out, "total_commands_processed", load(&s.commands_processed));
+    field(out, "total_commands_processed", s.commands_processed.get());
     field(out, "instantaneous_ops_per_sec", 0);
-    field(out, "total_net_input_bytes", load(&s.net_input_bytes));
-    field(out, "total_net_output_bytes", load(&s.net_output_bytes));
+    field(out, "total_net_input_bytes", s.net_input_bytes.get());
+    field(out, "total_net_output_bytes", s.net_output_bytes.get());
     field(out, "rejected_connections", load(&s.rejected_connections));
     field(out, "sync_full", 0);
     field(out, "sync_partial_ok", 0);
@@ -985,7 +985,7 @@ fn info_stats(ctx: &Ctx<'_>, totals: Option<&crate::keyspace::KeyspaceTotals>, o
     field(out, "keyspace_misses", misses);
     field(out, "latest_fork_usec", 0);
     field(out, "total_forks", 0);
-    field(out, "total_error_replies", load(&s.error_replies));
+    field(out, "total_error_replies", s.error_replies.get());
 }
 
 /// CPU time of this process from `/proc/self/stat` (clock ticks of 1/100 s),
