@@ -7,47 +7,9 @@
 //! same commands. TTLs are read from the keyspace itself, and time moves only
 //! through the server's `ManualClock`.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+mod common;
 
-use resp_server::clock::ManualClock;
-use resp_server::config::ConfigStore;
-use resp_server::server::Server;
-use resp_server::shared::Shared;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
-
-const T0: u64 = 1_700_000_000_000;
-
-/// A RESP2 reply.
-#[derive(Clone, Debug, PartialEq)]
-enum R {
-    Simple(String),
-    Err(String),
-    Int(i64),
-    Bulk(Option<Vec<u8>>),
-    Arr(Option<Vec<R>>),
-}
-
-fn ok() -> R {
-    R::Simple("OK".into())
-}
-fn int(n: i64) -> R {
-    R::Int(n)
-}
-fn err(text: &str) -> R {
-    R::Err(text.into())
-}
-fn bulk(s: impl AsRef<[u8]>) -> R {
-    R::Bulk(Some(s.as_ref().to_vec()))
-}
-fn nil() -> R {
-    R::Bulk(None)
-}
-fn arr(items: Vec<R>) -> R {
-    R::Arr(Some(items))
-}
+use common::{arr, bulk, err, int, nil, ok, Frame, RawConn, TestServer, CLOCK_START_MS as T0};
 
 const SYNTAX: &str = "ERR syntax error";
 const NOT_INT: &str = "ERR value is not an integer or out of range";
@@ -55,150 +17,20 @@ const NOT_FLOAT: &str = "ERR value is not a valid float";
 const OVERFLOW: &str = "ERR increment or decrement would overflow";
 const TOO_BIG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 
-/// A raw RESP2 client.
-struct Conn {
-    r: BufReader<tokio::net::tcp::OwnedReadHalf>,
-    w: tokio::net::tcp::OwnedWriteHalf,
-}
-
-impl Conn {
-    async fn open(addr: SocketAddr) -> Conn {
-        let (r, w) = TcpStream::connect(addr).await.unwrap().into_split();
-        Conn {
-            r: BufReader::new(r),
-            w,
-        }
-    }
-
-    /// Sends one command and reads its reply.
-    async fn q<A: AsRef<[u8]>>(&mut self, args: &[A]) -> R {
-        let mut buf = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            let a = a.as_ref();
-            buf.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            buf.extend_from_slice(a);
-            buf.extend_from_slice(b"\r\n");
-        }
-        self.w.write_all(&buf).await.unwrap();
-        tokio::time::timeout(Duration::from_secs(10), self.read())
-            .await
-            .expect("reply within 10 s")
-    }
-
-    async fn line(&mut self) -> String {
-        let mut line = Vec::new();
-        self.r.read_until(b'\n', &mut line).await.unwrap();
-        assert!(line.ends_with(b"\r\n"), "truncated reply line {line:?}");
-        line.truncate(line.len() - 2);
-        String::from_utf8(line).unwrap()
-    }
-
-    fn read(&mut self) -> std::pin::Pin<Box<dyn std::future::Future<Output = R> + Send + '_>> {
-        Box::pin(async move {
-            let line = self.line().await;
-            let (kind, rest) = line.split_at(1);
-            match kind {
-                "+" => R::Simple(rest.into()),
-                "-" => R::Err(rest.into()),
-                ":" => R::Int(rest.parse().unwrap()),
-                "$" => {
-                    let n: i64 = rest.parse().unwrap();
-                    if n < 0 {
-                        return R::Bulk(None);
-                    }
-                    let mut data = vec![0; n as usize + 2];
-                    self.r.read_exact(&mut data).await.unwrap();
-                    data.truncate(n as usize);
-                    R::Bulk(Some(data))
-                }
-                "*" => {
-                    let n: i64 = rest.parse().unwrap();
-                    if n < 0 {
-                        return R::Arr(None);
-                    }
-                    let mut items = Vec::new();
-                    for _ in 0..n {
-                        items.push(self.read().await);
-                    }
-                    R::Arr(Some(items))
-                }
-                _ => panic!("unexpected reply line {line:?}"),
-            }
-        })
-    }
-}
-
-/// A server on an ephemeral port with a manual clock, and one connection.
-struct Harness {
-    shared: Arc<Shared>,
-    clock: Arc<ManualClock>,
-    addr: SocketAddr,
-    c: Conn,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Harness {
-    async fn start() -> Harness {
-        let cfg = ConfigStore::default();
-        cfg.set_startup("port", "0").unwrap();
-        cfg.set_startup("bind", "127.0.0.1").unwrap();
-        let clock = Arc::new(ManualClock::new(T0));
-        let server = Server::bind_with_clock(cfg, clock.clone()).await.unwrap();
-        let addr = server.local_addr();
-        let shared = server.shared();
-        let task = tokio::spawn(server.run());
-        let c = Conn::open(addr).await;
-        Harness {
-            shared,
-            clock,
-            addr,
-            c,
-            task,
-        }
-    }
-
-    async fn q<A: AsRef<[u8]>>(&mut self, args: &[A]) -> R {
-        self.c.q(args).await
-    }
-
-    /// Absolute expiry (Unix ms) of `key` in database 0, read from the
-    /// keyspace: `Some(None)` for a key without TTL, None for no key.
-    fn expiry(&self, key: &str) -> Option<Option<u64>> {
-        let ks = &self.shared.keyspace;
-        let hash = ks.hash(key.as_bytes());
-        let mut shard = ks.lock(ks.shard_of(hash));
-        let now = self.clock_now();
-        shard
-            .db(0)
-            .peek(key.as_bytes(), hash)
-            .filter(|e| e.expire_at().is_none_or(|at| at > now))
-            .map(|e| e.expire_at())
-    }
-
-    fn clock_now(&self) -> u64 {
-        use resp_server::clock::Clock;
-        self.clock.now_ms()
-    }
-
-    async fn stop(self) {
-        self.shared.shutdown();
-        self.task.await.unwrap();
-    }
-}
-
 /// Runs `(command, expected reply)` pairs in order.
-async fn script(h: &mut Harness, steps: &[(&str, R)]) {
+async fn script(c: &mut RawConn, steps: &[(&str, Frame)]) {
     for (line, want) in steps {
         let args: Vec<&str> = line.split(' ').collect();
-        assert_eq!(&h.q(&args).await, want, "{line}");
+        assert_eq!(&c.cmd(&args).await, want, "{line}");
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_option_grammar_matches_redis() {
-    let mut h = Harness::start().await;
+    let s = TestServer::start().await;
+    let mut c = s.raw().await;
     script(
-        &mut h,
+        &mut c,
         &[
             ("SET k v", ok()),
             ("SET k v EX 10 EX 20", ok()),
@@ -232,15 +64,16 @@ async fn set_option_grammar_matches_redis() {
         ],
     )
     .await;
-    h.stop().await;
+    s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_expiry_options_and_invalid_times() {
-    let mut h = Harness::start().await;
+    let s = TestServer::start().await;
+    let mut c = s.raw().await;
     let invalid = || err("ERR invalid expire time in 'set' command");
     script(
-        &mut h,
+        &mut c,
         &[
             ("SET k v EX 0", invalid()),
             ("SET k v EX -1", invalid()),
@@ -258,42 +91,46 @@ async fn set_expiry_options_and_invalid_times() {
         ],
     )
     .await;
-    assert_eq!(h.expiry("k"), Some(Some(i64::MAX as u64)));
+    assert_eq!(s.expiry("k"), Some(Some(i64::MAX as u64)));
 
-    assert_eq!(h.q(&["SET", "k", "v", "EX", "10"]).await, ok());
-    assert_eq!(h.expiry("k"), Some(Some(T0 + 10_000)));
-    assert_eq!(h.q(&["SET", "k", "v", "px", "1500"]).await, ok());
-    assert_eq!(h.expiry("k"), Some(Some(T0 + 1500)));
-    assert_eq!(h.q(&["SET", "k", "v", "EXAT", "1700000100"]).await, ok());
-    assert_eq!(h.expiry("k"), Some(Some(1_700_000_100_000)));
-    assert_eq!(h.q(&["SET", "k", "v", "PXAT", "1700000000500"]).await, ok());
-    assert_eq!(h.expiry("k"), Some(Some(T0 + 500)));
+    assert_eq!(c.cmd(&["SET", "k", "v", "EX", "10"]).await, ok());
+    assert_eq!(s.expiry("k"), Some(Some(T0 + 10_000)));
+    assert_eq!(c.cmd(&["SET", "k", "v", "px", "1500"]).await, ok());
+    assert_eq!(s.expiry("k"), Some(Some(T0 + 1500)));
+    assert_eq!(c.cmd(&["SET", "k", "v", "EXAT", "1700000100"]).await, ok());
+    assert_eq!(s.expiry("k"), Some(Some(1_700_000_100_000)));
+    assert_eq!(
+        c.cmd(&["SET", "k", "v", "PXAT", "1700000000500"]).await,
+        ok()
+    );
+    assert_eq!(s.expiry("k"), Some(Some(T0 + 500)));
     // KEEPTTL keeps it, with or without GET; a plain SET drops it.
-    assert_eq!(h.q(&["SET", "k", "w", "KEEPTTL"]).await, ok());
-    assert_eq!(h.expiry("k"), Some(Some(T0 + 500)));
-    assert_eq!(h.q(&["SET", "k", "x", "KEEPTTL", "GET"]).await, bulk("w"));
-    assert_eq!(h.expiry("k"), Some(Some(T0 + 500)));
-    h.clock.advance(499);
-    assert_eq!(h.q(&["GET", "k"]).await, bulk("x"));
-    h.clock.advance(1);
-    assert_eq!(h.q(&["GET", "k"]).await, nil());
+    assert_eq!(c.cmd(&["SET", "k", "w", "KEEPTTL"]).await, ok());
+    assert_eq!(s.expiry("k"), Some(Some(T0 + 500)));
+    assert_eq!(c.cmd(&["SET", "k", "x", "KEEPTTL", "GET"]).await, bulk("w"));
+    assert_eq!(s.expiry("k"), Some(Some(T0 + 500)));
+    s.clock.advance(499);
+    assert_eq!(c.cmd(&["GET", "k"]).await, bulk("x"));
+    s.clock.advance(1);
+    assert_eq!(c.cmd(&["GET", "k"]).await, nil());
     // An expired key counts as absent for NX and XX.
-    assert_eq!(h.q(&["SET", "k", "v", "PX", "10"]).await, ok());
-    h.clock.advance(10);
-    assert_eq!(h.q(&["SET", "k", "v", "XX"]).await, nil());
-    assert_eq!(h.q(&["SET", "k", "v1", "NX", "GET"]).await, nil());
-    assert_eq!(h.expiry("k"), Some(None));
-    assert_eq!(h.q(&["SET", "k", "v2", "EX", "5"]).await, ok());
-    assert_eq!(h.q(&["SET", "k", "v3"]).await, ok());
-    assert_eq!(h.expiry("k"), Some(None));
-    h.stop().await;
+    assert_eq!(c.cmd(&["SET", "k", "v", "PX", "10"]).await, ok());
+    s.clock.advance(10);
+    assert_eq!(c.cmd(&["SET", "k", "v", "XX"]).await, nil());
+    assert_eq!(c.cmd(&["SET", "k", "v1", "NX", "GET"]).await, nil());
+    assert_eq!(s.expiry("k"), Some(None));
+    assert_eq!(c.cmd(&["SET", "k", "v2", "EX", "5"]).await, ok());
+    assert_eq!(c.cmd(&["SET", "k", "v3"]).await, ok());
+    assert_eq!(s.expiry("k"), Some(None));
+    s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn setnx_setex_psetex() {
-    let mut h = Harness::start().await;
+    let s = TestServer::start().await;
+    let mut c = s.raw().await;
     script(
-        &mut h,
+        &mut c,
         &[
             ("SETNX k v", int(1)),
             ("SETNX k w", int(0)),
@@ -324,41 +161,43 @@ async fn setnx_setex_psetex() {
         ],
     )
     .await;
-    assert_eq!(h.expiry("k"), Some(Some(T0 + 10_000)));
-    assert_eq!(h.q(&["PSETEX", "p", "250", "y"]).await, ok());
-    assert_eq!(h.expiry("p"), Some(Some(T0 + 250)));
-    h.clock.advance(250);
-    assert_eq!(h.q(&["GET", "p"]).await, nil());
+    assert_eq!(s.expiry("k"), Some(Some(T0 + 10_000)));
+    assert_eq!(c.cmd(&["PSETEX", "p", "250", "y"]).await, ok());
+    assert_eq!(s.expiry("p"), Some(Some(T0 + 250)));
+    s.clock.advance(250);
+    assert_eq!(c.cmd(&["GET", "p"]).await, nil());
     // SETNX on an expired key sets it.
-    assert_eq!(h.q(&["SETNX", "p", "z"]).await, int(1));
-    assert_eq!(h.expiry("p"), Some(None));
-    h.stop().await;
+    assert_eq!(c.cmd(&["SETNX", "p", "z"]).await, int(1));
+    assert_eq!(s.expiry("p"), Some(None));
+    s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn getset_getdel() {
-    let mut h = Harness::start().await;
-    assert_eq!(h.q(&["GETSET", "k", "a"]).await, nil());
-    assert_eq!(h.q(&["SETEX", "k", "100", "b"]).await, ok());
-    assert_eq!(h.q(&["GETSET", "k", "12"]).await, bulk("b"));
-    assert_eq!(h.expiry("k"), Some(None), "GETSET drops the TTL");
-    assert_eq!(h.q(&["GETSET", "k", "c"]).await, bulk("12"));
-    assert_eq!(h.q(&["GETDEL", "k"]).await, bulk("c"));
-    assert_eq!(h.expiry("k"), None);
-    assert_eq!(h.q(&["GETDEL", "k"]).await, nil());
-    assert_eq!(h.q(&["PSETEX", "k", "5", "d"]).await, ok());
-    h.clock.advance(5);
-    assert_eq!(h.q(&["GETDEL", "k"]).await, nil());
-    assert_eq!(h.q(&["GETSET", "k", "e"]).await, nil());
-    h.stop().await;
+    let s = TestServer::start().await;
+    let mut c = s.raw().await;
+    assert_eq!(c.cmd(&["GETSET", "k", "a"]).await, nil());
+    assert_eq!(c.cmd(&["SETEX", "k", "100", "b"]).await, ok());
+    assert_eq!(c.cmd(&["GETSET", "k", "12"]).await, bulk("b"));
+    assert_eq!(s.expiry("k"), Some(None), "GETSET drops the TTL");
+    assert_eq!(c.cmd(&["GETSET", "k", "c"]).await, bulk("12"));
+    assert_eq!(c.cmd(&["GETDEL", "k"]).await, bulk("c"));
+    assert_eq!(s.expiry("k"), None);
+    assert_eq!(c.cmd(&["GETDEL", "k"]).await, nil());
+    assert_eq!(c.cmd(&["PSETEX", "k", "5", "d"]).await, ok());
+    s.clock.advance(5);
+    assert_eq!(c.cmd(&["GETDEL", "k"]).await, nil());
+    assert_eq!(c.cmd(&["GETSET", "k", "e"]).await, nil());
+    s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn getex_options_and_ttls() {
-    let mut h = Harness::start().await;
+    let s = TestServer::start().await;
+    let mut c = s.raw().await;
     let invalid = || err("ERR invalid expire time in 'getex' command");
     script(
-        &mut h,
+        &mut c,
         &[
             // A missing key wins over a bad expiry, not over bad syntax.
             ("GETEX nokey EX abc", nil()),
@@ -380,55 +219,56 @@ async fn getex_options_and_ttls() {
         ],
     )
     .await;
-    assert_eq!(h.expiry("k"), Some(None));
+    assert_eq!(s.expiry("k"), Some(None));
     assert_eq!(
-        h.q(&["GETEX", "k", "EX", "10", "ex", "20"]).await,
+        c.cmd(&["GETEX", "k", "EX", "10", "ex", "20"]).await,
         bulk("hello")
     );
-    assert_eq!(h.expiry("k"), Some(Some(T0 + 20_000)));
-    assert_eq!(h.q(&["GETEX", "k"]).await, bulk("hello"));
+    assert_eq!(s.expiry("k"), Some(Some(T0 + 20_000)));
+    assert_eq!(c.cmd(&["GETEX", "k"]).await, bulk("hello"));
     assert_eq!(
-        h.expiry("k"),
+        s.expiry("k"),
         Some(Some(T0 + 20_000)),
         "no option: TTL kept"
     );
-    assert_eq!(h.q(&["GETEX", "k", "PX", "1500"]).await, bulk("hello"));
-    assert_eq!(h.expiry("k"), Some(Some(T0 + 1500)));
+    assert_eq!(c.cmd(&["GETEX", "k", "PX", "1500"]).await, bulk("hello"));
+    assert_eq!(s.expiry("k"), Some(Some(T0 + 1500)));
     assert_eq!(
-        h.q(&["GETEX", "k", "EXAT", "1700000100"]).await,
+        c.cmd(&["GETEX", "k", "EXAT", "1700000100"]).await,
         bulk("hello")
     );
-    assert_eq!(h.expiry("k"), Some(Some(1_700_000_100_000)));
+    assert_eq!(s.expiry("k"), Some(Some(1_700_000_100_000)));
     assert_eq!(
-        h.q(&["GETEX", "k", "PXAT", "1700000000700"]).await,
+        c.cmd(&["GETEX", "k", "PXAT", "1700000000700"]).await,
         bulk("hello")
     );
-    assert_eq!(h.expiry("k"), Some(Some(T0 + 700)));
-    assert_eq!(h.q(&["GETEX", "k", "PERSIST"]).await, bulk("hello"));
-    assert_eq!(h.expiry("k"), Some(None));
+    assert_eq!(s.expiry("k"), Some(Some(T0 + 700)));
+    assert_eq!(c.cmd(&["GETEX", "k", "PERSIST"]).await, bulk("hello"));
+    assert_eq!(s.expiry("k"), Some(None));
     // A time already past deletes the key, after replying its value.
-    assert_eq!(h.q(&["GETEX", "k", "EXAT", "1"]).await, bulk("hello"));
-    assert_eq!(h.expiry("k"), None);
-    assert_eq!(h.q(&["SET", "k", "v"]).await, ok());
+    assert_eq!(c.cmd(&["GETEX", "k", "EXAT", "1"]).await, bulk("hello"));
+    assert_eq!(s.expiry("k"), None);
+    assert_eq!(c.cmd(&["SET", "k", "v"]).await, ok());
     assert_eq!(
-        h.q(&["GETEX", "k", "PXAT", &T0.to_string()]).await,
+        c.cmd(&["GETEX", "k", "PXAT", &T0.to_string()]).await,
         bulk("v")
     );
-    assert_eq!(h.expiry("k"), None);
+    assert_eq!(s.expiry("k"), None);
     // Relative times count from the server's clock.
-    assert_eq!(h.q(&["SET", "k", "v"]).await, ok());
-    h.clock.advance(1000);
-    assert_eq!(h.q(&["GETEX", "k", "EX", "1"]).await, bulk("v"));
-    h.clock.advance(999);
-    assert_eq!(h.q(&["GETEX", "k"]).await, bulk("v"));
-    h.clock.advance(1);
-    assert_eq!(h.q(&["GETEX", "k", "PERSIST"]).await, nil());
-    h.stop().await;
+    assert_eq!(c.cmd(&["SET", "k", "v"]).await, ok());
+    s.clock.advance(1000);
+    assert_eq!(c.cmd(&["GETEX", "k", "EX", "1"]).await, bulk("v"));
+    s.clock.advance(999);
+    assert_eq!(c.cmd(&["GETEX", "k"]).await, bulk("v"));
+    s.clock.advance(1);
+    assert_eq!(c.cmd(&["GETEX", "k", "PERSIST"]).await, nil());
+    s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mget_mset_msetnx() {
-    let mut h = Harness::start().await;
+    let s = TestServer::start().await;
+    let mut c = s.raw().await;
     // Enough keys to span many of the 64 shards.
     let keys: Vec<String> = (0..40).map(|i| format!("key:{i}")).collect();
     let mut mset = vec!["MSET".to_string()];
@@ -436,16 +276,16 @@ async fn mget_mset_msetnx() {
         mset.push(k.clone());
         mset.push(format!("v{i}"));
     }
-    assert_eq!(h.q(&mset).await, ok());
+    assert_eq!(c.cmd(&mset).await, ok());
     let mut mget = vec!["MGET".to_string()];
     mget.extend(keys.iter().cloned());
     mget.push("nokey".into());
-    let mut want: Vec<R> = (0..40).map(|i| bulk(format!("v{i}"))).collect();
+    let mut want: Vec<Frame> = (0..40).map(|i| bulk(format!("v{i}"))).collect();
     want.push(nil());
-    assert_eq!(h.q(&mget).await, arr(want));
+    assert_eq!(c.cmd(&mget).await, arr(want));
 
     script(
-        &mut h,
+        &mut c,
         &[
             (
                 "MSET a",
@@ -474,25 +314,26 @@ async fn mget_mset_msetnx() {
     )
     .await;
     // MSET drops TTLs; MSETNX treats expired keys as absent.
-    assert_eq!(h.q(&["SETEX", "t", "1", "old"]).await, ok());
-    assert_eq!(h.q(&["MSET", "t", "new", "u", "1"]).await, ok());
-    assert_eq!(h.expiry("t"), Some(None));
-    assert_eq!(h.q(&["PSETEX", "t", "10", "old"]).await, ok());
-    h.clock.advance(10);
-    assert_eq!(h.q(&["MSETNX", "t", "a", "w", "b"]).await, int(1));
+    assert_eq!(c.cmd(&["SETEX", "t", "1", "old"]).await, ok());
+    assert_eq!(c.cmd(&["MSET", "t", "new", "u", "1"]).await, ok());
+    assert_eq!(s.expiry("t"), Some(None));
+    assert_eq!(c.cmd(&["PSETEX", "t", "10", "old"]).await, ok());
+    s.clock.advance(10);
+    assert_eq!(c.cmd(&["MSETNX", "t", "a", "w", "b"]).await, int(1));
     assert_eq!(
-        h.q(&["MGET", "t", "w"]).await,
+        c.cmd(&["MGET", "t", "w"]).await,
         arr(vec![bulk("a"), bulk("b")])
     );
-    h.stop().await;
+    s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mset_is_atomic_across_shards() {
-    let mut h = Harness::start().await;
+    let s = TestServer::start().await;
+    let mut c = s.raw().await;
     let keys: Vec<String> = (0..16).map(|i| format!("atomic:{i}")).collect();
     let writer_keys = keys.clone();
-    let mut writer = Conn::open(h.addr).await;
+    let mut writer = s.raw().await;
     let write = tokio::spawn(async move {
         for round in 0..300 {
             let mut cmd = vec!["MSET".to_string()];
@@ -500,13 +341,13 @@ async fn mset_is_atomic_across_shards() {
                 cmd.push(k.clone());
                 cmd.push(round.to_string());
             }
-            assert_eq!(writer.q(&cmd).await, ok());
+            assert_eq!(writer.cmd(&cmd).await, ok());
         }
     });
     let mut mget = vec!["MGET".to_string()];
     mget.extend(keys.iter().cloned());
     for _ in 0..300 {
-        let R::Arr(Some(values)) = h.q(&mget).await else {
+        let Frame::Array(values) = c.cmd(&mget).await else {
             panic!("MGET replies an array");
         };
         assert!(
@@ -515,14 +356,15 @@ async fn mset_is_atomic_across_shards() {
         );
     }
     write.await.unwrap();
-    h.stop().await;
+    s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn append_and_strlen() {
-    let mut h = Harness::start().await;
+    let s = TestServer::start().await;
+    let mut c = s.raw().await;
     script(
-        &mut h,
+        &mut c,
         &[
             ("STRLEN ap", int(0)),
             ("APPEND ap hello", int(5)),
@@ -538,38 +380,39 @@ async fn append_and_strlen() {
         ],
     )
     .await;
-    assert_eq!(h.q(&["SET", "e", ""]).await, ok());
-    assert_eq!(h.q(&["STRLEN", "e"]).await, int(0));
+    assert_eq!(c.cmd(&["SET", "e", ""]).await, ok());
+    assert_eq!(c.cmd(&["STRLEN", "e"]).await, int(0));
     // Crossing the inline limit and growing a heap string.
     let long = "x".repeat(30);
-    assert_eq!(h.q(&["APPEND", "e", &long]).await, int(30));
-    assert_eq!(h.q(&["APPEND", "e", &long]).await, int(60));
-    assert_eq!(h.q(&["GET", "e"]).await, bulk("x".repeat(60)));
+    assert_eq!(c.cmd(&["APPEND", "e", &long]).await, int(30));
+    assert_eq!(c.cmd(&["APPEND", "e", &long]).await, int(60));
+    assert_eq!(c.cmd(&["GET", "e"]).await, bulk("x".repeat(60)));
     // APPEND keeps the TTL; an expired key starts over.
-    assert_eq!(h.q(&["SET", "t", "v", "PX", "100"]).await, ok());
-    assert_eq!(h.q(&["APPEND", "t", "w"]).await, int(2));
-    assert_eq!(h.expiry("t"), Some(Some(T0 + 100)));
-    h.clock.advance(100);
-    assert_eq!(h.q(&["APPEND", "t", "z"]).await, int(1));
-    assert_eq!(h.expiry("t"), Some(None));
+    assert_eq!(c.cmd(&["SET", "t", "v", "PX", "100"]).await, ok());
+    assert_eq!(c.cmd(&["APPEND", "t", "w"]).await, int(2));
+    assert_eq!(s.expiry("t"), Some(Some(T0 + 100)));
+    s.clock.advance(100);
+    assert_eq!(c.cmd(&["APPEND", "t", "z"]).await, int(1));
+    assert_eq!(s.expiry("t"), Some(None));
     // proto-max-bulk-len bounds the result.
-    h.shared
+    s.shared
         .config
         .set_runtime("proto-max-bulk-len", "1mb")
         .unwrap();
     let chunk = vec![b'a'; 1024 * 1024 - 1];
-    assert_eq!(h.q(&[&b"SET"[..], b"big", &chunk]).await, ok());
-    assert_eq!(h.q(&["APPEND", "big", "b"]).await, int(1024 * 1024));
-    assert_eq!(h.q(&["APPEND", "big", "c"]).await, err(TOO_BIG));
-    assert_eq!(h.q(&["STRLEN", "big"]).await, int(1024 * 1024));
-    h.stop().await;
+    assert_eq!(c.cmd(&[&b"SET"[..], b"big", &chunk]).await, ok());
+    assert_eq!(c.cmd(&["APPEND", "big", "b"]).await, int(1024 * 1024));
+    assert_eq!(c.cmd(&["APPEND", "big", "c"]).await, err(TOO_BIG));
+    assert_eq!(c.cmd(&["STRLEN", "big"]).await, int(1024 * 1024));
+    s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incr_family() {
-    let mut h = Harness::start().await;
+    let s = TestServer::start().await;
+    let mut c = s.raw().await;
     script(
-        &mut h,
+        &mut c,
         &[
             ("INCR a", int(1)),
             ("INCR a", int(2)),
@@ -611,29 +454,30 @@ async fn incr_family() {
         ],
     )
     .await;
-    assert_eq!(h.q(&["SET", "s", " 1"]).await, ok());
-    assert_eq!(h.q(&["INCR", "s"]).await, err(NOT_INT));
+    assert_eq!(c.cmd(&["SET", "s", " 1"]).await, ok());
+    assert_eq!(c.cmd(&["INCR", "s"]).await, err(NOT_INT));
     // A string that was never int-encoded still counts (APPEND makes one).
-    assert_eq!(h.q(&["SET", "s", "1"]).await, ok());
-    assert_eq!(h.q(&["APPEND", "s", "9"]).await, int(2));
-    assert_eq!(h.q(&["INCR", "s"]).await, int(20));
+    assert_eq!(c.cmd(&["SET", "s", "1"]).await, ok());
+    assert_eq!(c.cmd(&["APPEND", "s", "9"]).await, int(2));
+    assert_eq!(c.cmd(&["INCR", "s"]).await, int(20));
     // The TTL stays; an expired counter restarts from 0.
-    assert_eq!(h.q(&["SET", "t", "10", "EX", "100"]).await, ok());
-    assert_eq!(h.q(&["INCRBY", "t", "5"]).await, int(15));
-    assert_eq!(h.q(&["DECR", "t"]).await, int(14));
-    assert_eq!(h.expiry("t"), Some(Some(T0 + 100_000)));
-    h.clock.advance(100_000);
-    assert_eq!(h.q(&["INCR", "t"]).await, int(1));
-    assert_eq!(h.expiry("t"), Some(None));
-    h.stop().await;
+    assert_eq!(c.cmd(&["SET", "t", "10", "EX", "100"]).await, ok());
+    assert_eq!(c.cmd(&["INCRBY", "t", "5"]).await, int(15));
+    assert_eq!(c.cmd(&["DECR", "t"]).await, int(14));
+    assert_eq!(s.expiry("t"), Some(Some(T0 + 100_000)));
+    s.clock.advance(100_000);
+    assert_eq!(c.cmd(&["INCR", "t"]).await, int(1));
+    assert_eq!(s.expiry("t"), Some(None));
+    s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incrbyfloat() {
-    let mut h = Harness::start().await;
+    let s = TestServer::start().await;
+    let mut c = s.raw().await;
     let nan_inf = || err("ERR increment would produce NaN or Infinity");
     script(
-        &mut h,
+        &mut c,
         &[
             ("SET f 10.50", ok()),
             ("INCRBYFLOAT f 0.1", bulk("10.6")),
@@ -664,32 +508,33 @@ async fn incrbyfloat() {
     .await;
     for bad in [" 1", "1 ", ""] {
         assert_eq!(
-            h.q(&["INCRBYFLOAT", "f", bad]).await,
+            c.cmd(&["INCRBYFLOAT", "f", bad]).await,
             err(NOT_FLOAT),
             "{bad:?}"
         );
-        assert_eq!(h.q(&["SET", "g", bad]).await, ok());
+        assert_eq!(c.cmd(&["SET", "g", bad]).await, ok());
         assert_eq!(
-            h.q(&["INCRBYFLOAT", "g", "1"]).await,
+            c.cmd(&["INCRBYFLOAT", "g", "1"]).await,
             err(NOT_FLOAT),
             "{bad:?}"
         );
     }
     // The TTL stays.
-    assert_eq!(h.q(&["SET", "t", "3", "PX", "500"]).await, ok());
-    assert_eq!(h.q(&["INCRBYFLOAT", "t", "1.25"]).await, bulk("4.25"));
-    assert_eq!(h.expiry("t"), Some(Some(T0 + 500)));
-    h.clock.advance(500);
-    assert_eq!(h.q(&["INCRBYFLOAT", "t", "1.25"]).await, bulk("1.25"));
-    assert_eq!(h.expiry("t"), Some(None));
-    h.stop().await;
+    assert_eq!(c.cmd(&["SET", "t", "3", "PX", "500"]).await, ok());
+    assert_eq!(c.cmd(&["INCRBYFLOAT", "t", "1.25"]).await, bulk("4.25"));
+    assert_eq!(s.expiry("t"), Some(Some(T0 + 500)));
+    s.clock.advance(500);
+    assert_eq!(c.cmd(&["INCRBYFLOAT", "t", "1.25"]).await, bulk("1.25"));
+    assert_eq!(s.expiry("t"), Some(None));
+    s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn getrange_and_substr() {
-    let mut h = Harness::start().await;
+    let s = TestServer::start().await;
+    let mut c = s.raw().await;
     script(
-        &mut h,
+        &mut c,
         &[
             ("GETRANGE nokey 0 -1", bulk("")),
             ("GETRANGE nokey a 1", err(NOT_INT)),
@@ -719,17 +564,18 @@ async fn getrange_and_substr() {
         ],
     )
     .await;
-    assert_eq!(h.q(&["SET", "e", ""]).await, ok());
-    assert_eq!(h.q(&["GETRANGE", "e", "0", "-1"]).await, bulk(""));
-    assert_eq!(h.q(&["GETRANGE", "e", "0", "0"]).await, bulk(""));
-    h.stop().await;
+    assert_eq!(c.cmd(&["SET", "e", ""]).await, ok());
+    assert_eq!(c.cmd(&["GETRANGE", "e", "0", "-1"]).await, bulk(""));
+    assert_eq!(c.cmd(&["GETRANGE", "e", "0", "0"]).await, bulk(""));
+    s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn setrange() {
-    let mut h = Harness::start().await;
+    let s = TestServer::start().await;
+    let mut c = s.raw().await;
     script(
-        &mut h,
+        &mut c,
         &[
             ("SETRANGE k -1 x", err("ERR offset is out of range")),
             ("SETRANGE k abc x", err(NOT_INT)),
@@ -748,43 +594,47 @@ async fn setrange() {
         ],
     )
     .await;
-    assert_eq!(h.q(&["GET", "k"]).await, bulk(b"\0\0\0abc"));
-    assert_eq!(h.q(&["GET", "s"]).await, bulk(b"hELlo\0\0x"));
+    assert_eq!(c.cmd(&["GET", "k"]).await, bulk(b"\0\0\0abc"));
+    assert_eq!(c.cmd(&["GET", "s"]).await, bulk(b"hELlo\0\0x"));
     // An empty value changes nothing: no key is created, no size check.
-    assert_eq!(h.q(&["SETRANGE", "none", "0", ""]).await, int(0));
-    assert_eq!(h.q(&["SETRANGE", "none", "536870912", ""]).await, int(0));
-    assert_eq!(h.expiry("none"), None);
-    assert_eq!(h.q(&["SETRANGE", "s", "100000000000", ""]).await, int(8));
+    assert_eq!(c.cmd(&["SETRANGE", "none", "0", ""]).await, int(0));
+    assert_eq!(c.cmd(&["SETRANGE", "none", "536870912", ""]).await, int(0));
+    assert_eq!(s.expiry("none"), None);
+    assert_eq!(c.cmd(&["SETRANGE", "s", "100000000000", ""]).await, int(8));
     // In place on a long string, growing it, and keeping the TTL.
     let long = "y".repeat(40);
-    assert_eq!(h.q(&["SET", "l", &long, "EX", "5"]).await, ok());
-    assert_eq!(h.q(&["SETRANGE", "l", "38", "zzz"]).await, int(41));
+    assert_eq!(c.cmd(&["SET", "l", &long, "EX", "5"]).await, ok());
+    assert_eq!(c.cmd(&["SETRANGE", "l", "38", "zzz"]).await, int(41));
     let mut want = "y".repeat(38);
     want.push_str("zzz");
-    assert_eq!(h.q(&["GET", "l"]).await, bulk(&want));
-    assert_eq!(h.q(&["SETRANGE", "l", "0", "Y"]).await, int(41));
-    assert_eq!(h.expiry("l"), Some(Some(T0 + 5000)));
-    h.clock.advance(5000);
-    assert_eq!(h.q(&["SETRANGE", "l", "1", "a"]).await, int(2));
-    assert_eq!(h.q(&["GET", "l"]).await, bulk(b"\0a"));
-    assert_eq!(h.expiry("l"), Some(None));
+    assert_eq!(c.cmd(&["GET", "l"]).await, bulk(&want));
+    assert_eq!(c.cmd(&["SETRANGE", "l", "0", "Y"]).await, int(41));
+    assert_eq!(s.expiry("l"), Some(Some(T0 + 5000)));
+    s.clock.advance(5000);
+    assert_eq!(c.cmd(&["SETRANGE", "l", "1", "a"]).await, int(2));
+    assert_eq!(c.cmd(&["GET", "l"]).await, bulk(b"\0a"));
+    assert_eq!(s.expiry("l"), Some(None));
     // The limit counts offset plus value length.
-    h.shared
+    s.shared
         .config
         .set_runtime("proto-max-bulk-len", "1mb")
         .unwrap();
-    assert_eq!(h.q(&["SETRANGE", "b", "1048575", "xy"]).await, err(TOO_BIG));
     assert_eq!(
-        h.q(&["SETRANGE", "b", "1048575", "x"]).await,
+        c.cmd(&["SETRANGE", "b", "1048575", "xy"]).await,
+        err(TOO_BIG)
+    );
+    assert_eq!(
+        c.cmd(&["SETRANGE", "b", "1048575", "x"]).await,
         int(1_048_576)
     );
-    h.stop().await;
+    s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_commands_count_hits_and_misses_like_redis() {
-    let mut h = Harness::start().await;
-    let base = h.shared.keyspace.totals();
+    let s = TestServer::start().await;
+    let mut c = s.raw().await;
+    let base = s.shared.keyspace.totals();
     let steps: &[&[&str]] = &[
         &["SET", "h", "1"],
         &["GET", "h"],                    // hit
@@ -809,23 +659,24 @@ async fn read_commands_count_hits_and_misses_like_redis() {
         &["SETNX", "h", "1"],             // none
         &["MSETNX", "h", "1"],            // none
     ];
-    for s in steps {
-        h.q(s).await;
+    for args in steps {
+        c.cmd(args).await;
     }
-    let t = h.shared.keyspace.totals();
+    let t = s.shared.keyspace.totals();
     assert_eq!((t.hits - base.hits, t.misses - base.misses), (8, 8));
-    h.stop().await;
+    s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn object_encoding_raw_after_append_and_setrange() {
     // Sequences and encodings as Redis 7.0.15 reports them.
-    let mut h = Harness::start().await;
+    let s = TestServer::start().await;
+    let mut c = s.raw().await;
     let enc = |e: &str| bulk(e);
     let a44 = "a".repeat(44);
     let a45 = "a".repeat(45);
     script(
-        &mut h,
+        &mut c,
         &[
             // APPEND to an existing key: raw, even to an int, even empty.
             ("SET k 123", ok()),
@@ -905,10 +756,10 @@ async fn object_encoding_raw_after_append_and_setrange() {
     )
     .await;
     // RENAME keeps the encoding.
-    assert_eq!(h.q(&["SET", "r", "abcd"]).await, ok());
-    assert_eq!(h.q(&["APPEND", "r", "e"]).await, int(5));
-    assert_eq!(h.q(&["RENAME", "r", "r2"]).await, ok());
-    assert_eq!(h.q(&["OBJECT", "ENCODING", "r2"]).await, bulk("raw"));
-    assert_eq!(h.q(&["GET", "r2"]).await, bulk("abcde"));
-    h.stop().await;
+    assert_eq!(c.cmd(&["SET", "r", "abcd"]).await, ok());
+    assert_eq!(c.cmd(&["APPEND", "r", "e"]).await, int(5));
+    assert_eq!(c.cmd(&["RENAME", "r", "r2"]).await, ok());
+    assert_eq!(c.cmd(&["OBJECT", "ENCODING", "r2"]).await, bulk("raw"));
+    assert_eq!(c.cmd(&["GET", "r2"]).await, bulk("abcde"));
+    s.stop().await;
 }

@@ -5,6 +5,8 @@
 //! - [`RawConn`]: raw RESP bytes over TCP, with a small RESP2/RESP3 reply
 //!   decoder ([`Frame`], [`decode`]); every read is bounded by a timeout so
 //!   a broken server fails the test instead of hanging it.
+//! - [`ok`], [`int`], [`err`], [`bulk`], [`nil`], [`arr`]: short names for
+//!   expected RESP2 replies.
 //! - [`redis_conn`]: a `redis` crate multiplexed connection.
 //! - [`RedisProcess`]: a real `redis-server` on a free port, for
 //!   differential tests; skipped with a notice when it is not installed,
@@ -21,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
-use resp_server::clock::ManualClock;
+use resp_server::clock::{Clock, ManualClock};
 use resp_server::config::ConfigStore;
 use resp_server::server::Server;
 use resp_server::shared::Shared;
@@ -83,6 +85,26 @@ impl TestServer {
     /// A `redis` crate connection to this server.
     pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
         redis_conn(self.addr).await
+    }
+
+    /// Absolute expiry (Unix ms) of `key` in database 0, read from the
+    /// keyspace: `Some(None)` for a key without TTL, `None` for no live key.
+    pub fn expiry(&self, key: &str) -> Option<Option<u64>> {
+        let ks = &self.shared.keyspace;
+        let hash = ks.hash(key.as_bytes());
+        let mut shard = ks.lock(ks.shard_of(hash));
+        let now = self.clock.now_ms();
+        shard
+            .db(0)
+            .peek(key.as_bytes(), hash)
+            .filter(|e| e.expire_at().is_none_or(|at| at > now))
+            .map(|e| e.expire_at())
+    }
+
+    /// Keyspace hits and misses so far (all shards): `(hits, misses)`.
+    pub fn hits_misses(&self) -> (u64, u64) {
+        let t = self.shared.keyspace.totals();
+        (t.hits, t.misses)
     }
 
     /// Shuts the server down and waits until its task ended.
@@ -185,6 +207,36 @@ impl Frame {
             _ => None,
         })
     }
+}
+
+/// `+OK`
+pub fn ok() -> Frame {
+    Frame::ok()
+}
+
+/// `:n`
+pub fn int(n: i64) -> Frame {
+    Frame::Int(n)
+}
+
+/// An error reply with the full text (`"ERR ..."`).
+pub fn err(text: &str) -> Frame {
+    Frame::err(text)
+}
+
+/// A bulk string.
+pub fn bulk(b: impl AsRef<[u8]>) -> Frame {
+    Frame::bulk(b)
+}
+
+/// `$-1`, the RESP2 nil bulk.
+pub fn nil() -> Frame {
+    Frame::NullBulk
+}
+
+/// An array of `items`.
+pub fn arr(items: Vec<Frame>) -> Frame {
+    Frame::Array(items)
 }
 
 /// Writes bytes readably: printable ASCII as is, the rest as `\xNN`.
@@ -403,6 +455,16 @@ impl RawConn {
         }
     }
 
+    /// This end's address (what the server reports as the client's `addr`).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.stream.local_addr().expect("local address")
+    }
+
+    /// The server's end (what it reports as the client's `laddr`).
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.stream.peer_addr().expect("peer address")
+    }
+
     /// Changes the per-read timeout.
     pub fn set_timeout(&mut self, timeout: Duration) {
         self.timeout = timeout;
@@ -462,18 +524,16 @@ impl RawConn {
         }
     }
 
-    /// Reads the next reply; `None` if the server closed the connection
+    /// Buffers the next whole reply without consuming it: the frame and
+    /// how many bytes it takes; `None` if the server closed the connection
     /// first.
     ///
     /// # Panics
     /// On timeout, on bytes that are not RESP, or on EOF within a reply.
-    pub async fn next_reply(&mut self) -> Option<Frame> {
+    async fn buffer_reply(&mut self) -> Option<(Frame, usize)> {
         loop {
             match decode(&self.buf) {
-                Ok(Some((frame, n))) => {
-                    self.buf.advance(n);
-                    return Some(frame);
-                }
+                Ok(Some(decoded)) => return Some(decoded),
                 Ok(None) => {}
                 Err(e) => panic!("undecodable reply: {e}: {}", Escaped(&self.buf)),
             }
@@ -484,6 +544,30 @@ impl RawConn {
                 Err(e) => panic!("{e}"),
             }
         }
+    }
+
+    /// Reads the next reply; `None` if the server closed the connection
+    /// first.
+    ///
+    /// # Panics
+    /// On timeout, on bytes that are not RESP, or on EOF within a reply.
+    pub async fn next_reply(&mut self) -> Option<Frame> {
+        let (frame, n) = self.buffer_reply().await?;
+        self.buf.advance(n);
+        Some(frame)
+    }
+
+    /// Reads the next reply and returns its bytes as they came on the wire
+    /// (for replies that quote client bytes, or whose framing matters).
+    ///
+    /// # Panics
+    /// On timeout, EOF, or bytes that are not RESP.
+    pub async fn read_reply_bytes(&mut self) -> Vec<u8> {
+        let (_, n) = self
+            .buffer_reply()
+            .await
+            .expect("connection closed while a reply was expected");
+        self.buf.split_to(n).to_vec()
     }
 
     /// Reads the next reply.
@@ -511,10 +595,50 @@ impl RawConn {
         }
     }
 
+    /// Asserts that the server closes the connection without sending
+    /// anything more.
+    pub async fn expect_eof(&mut self) {
+        let rest = self.read_to_eof().await;
+        assert_eq!(rest.escape_ascii().to_string(), "", "bytes before EOF");
+    }
+
     /// Asserts that the next reply is `expected`.
     pub async fn expect(&mut self, expected: Frame) {
         let got = self.read_reply().await;
         assert_eq!(got, expected);
+    }
+
+    /// Asserts that the next bytes on the wire are exactly `expected` (one
+    /// reply or several), byte for byte.
+    ///
+    /// # Panics
+    /// If they differ, or on timeout or EOF before `expected.len()` bytes.
+    pub async fn expect_exact(&mut self, expected: impl AsRef<[u8]>) {
+        let expected = expected.as_ref();
+        while self.buf.len() < expected.len() {
+            match self.fill().await {
+                Ok(true) => {}
+                Ok(false) => panic!(
+                    "connection closed after {} of {} expected bytes: {}",
+                    self.buf.len(),
+                    expected.len(),
+                    Escaped(&self.buf)
+                ),
+                Err(e) => panic!("{e}"),
+            }
+        }
+        let got = self.buf.split_to(expected.len());
+        assert_eq!(
+            got.escape_ascii().to_string(),
+            expected.escape_ascii().to_string()
+        );
+    }
+
+    /// Sends one command and asserts that its reply is exactly `expected`
+    /// on the wire.
+    pub async fn cmd_exact<A: AsRef<[u8]>>(&mut self, args: &[A], expected: impl AsRef<[u8]>) {
+        self.send_cmd(args).await;
+        self.expect_exact(expected).await;
     }
 }
 
