@@ -30,6 +30,10 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async move {
         let server = Server::bind(config).await.context("binding the listener")?;
         let shared = server.shared();
+        // Handlers are installed before the server says it is ready, so a
+        // signal sent right after that line stops it cleanly instead of
+        // killing it with the default action.
+        let stop = stop_signal().context("installing signal handlers")?;
         tracing::info!(
             addr = %server.local_addr(),
             threads,
@@ -38,7 +42,7 @@ fn main() -> anyhow::Result<()> {
             "Ready to accept connections"
         );
         tokio::spawn(async move {
-            wait_for_signal().await;
+            stop.await;
             tracing::info!("signal received, shutting down");
             shared.shutdown();
         });
@@ -48,26 +52,27 @@ fn main() -> anyhow::Result<()> {
     })
 }
 
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+/// Installs the SIGTERM and SIGINT handlers now; the returned future
+/// resolves when either signal arrives.
+#[cfg(unix)]
+fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    {
+    })
+}
+
+/// Ctrl-C where there are no Unix signals.
+#[cfg(not(unix))]
+fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
         let _ = tokio::signal::ctrl_c().await;
-    }
+    })
 }
 
 /// Maps Redis' log levels onto tracing's; anything else is a tracing filter.
