@@ -2,14 +2,16 @@
 //! `CLIENT LIST`, `CLIENT KILL`, `INFO clients` and `maxclients`.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use bytes::BytesMut;
 use hashbrown::HashMap;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
-use crate::reply::Protocol;
+use crate::blocking::{BlockRequest, Blocked};
+use crate::reply::{Protocol, Reply};
 
 /// `CLIENT REPLY` mode.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -43,6 +45,22 @@ pub struct Client {
     pub handle: Arc<ClientHandle>,
     /// Random source for `RANDOMKEY` and friends.
     pub rng: fastrand::Rng,
+    /// The blocking command this client waits in, if any: the connection
+    /// runs nothing else until it is served, times out or is unblocked.
+    pub blocked: Option<Box<Blocked>>,
+    /// Set by a handler that found nothing to serve and registered as a
+    /// waiter ([`crate::cmd::Ctx::block_key`]); the connection turns it into
+    /// [`Client::blocked`] once the handler returns.
+    pub block_request: Option<BlockRequest>,
+    /// Whether the commands now running are an `EXEC`'s queue (blocking
+    /// commands then reply as if timed out, as in Redis).
+    pub in_exec: bool,
+    /// `MULTI` state: the queued commands, `WATCH`ed keys.
+    pub tx: crate::tx::TxState,
+    /// Pub/sub subscriptions.
+    pub subs: crate::pubsub::Subscriptions,
+    /// Source of [`Blocked::gen`] values (unique per client).
+    block_seq: u64,
 }
 
 impl Client {
@@ -56,7 +74,19 @@ impl Client {
             close_after_reply: false,
             rng: fastrand::Rng::with_seed(handle.id.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
             handle,
+            blocked: None,
+            block_request: None,
+            in_exec: false,
+            tx: Default::default(),
+            subs: Default::default(),
+            block_seq: 0,
         }
+    }
+
+    /// A new, non-zero id for a wait of this client in a blocking command.
+    pub fn next_block_gen(&mut self) -> u64 {
+        self.block_seq += 1;
+        self.block_seq
     }
 
     /// Unique id (`CLIENT ID`).
@@ -94,7 +124,29 @@ pub struct ClientHandle {
     pub killed: AtomicBool,
     /// Wakes the connection's task when `killed` is set.
     pub kill: Notify,
+    /// Wakes the connection's task for a push ([`ClientHandle::push`]), a
+    /// key it waits on becoming ready ([`ClientHandle::wake_blocked`]) or
+    /// `CLIENT UNBLOCK`.
+    pub wake: Notify,
+    /// Non-zero while the client waits in a blocking command: the
+    /// [`Blocked::gen`] of that wait.
+    pub block_gen: AtomicU64,
+    /// Set when a key the client waits on became ready: the connection runs
+    /// the blocked command again.
+    pub block_ready: AtomicBool,
+    /// `CLIENT UNBLOCK` request: 0 none, [`UNBLOCK_TIMEOUT`] or
+    /// [`UNBLOCK_ERROR`].
+    pub unblock: AtomicU8,
+    /// Encoded pushes (pub/sub messages) not yet written to the socket.
+    pub inbox: Mutex<BytesMut>,
+    /// Whether `inbox` may hold bytes (checked without the lock).
+    pub has_push: AtomicBool,
 }
+
+/// [`ClientHandle::unblock`]: reply as if the wait timed out.
+pub const UNBLOCK_TIMEOUT: u8 = 1;
+/// [`ClientHandle::unblock`]: reply with Redis' `-UNBLOCKED` error.
+pub const UNBLOCK_ERROR: u8 = 2;
 
 /// Names a client gave itself.
 #[derive(Debug, Default, Clone)]
@@ -112,6 +164,66 @@ impl ClientHandle {
     pub fn kill(&self) {
         self.killed.store(true, Ordering::SeqCst);
         self.kill.notify_one();
+    }
+
+    /// Wakes the client if it still waits in the wait `gen` (a key it is
+    /// registered on became ready). Returns whether it did: false means the
+    /// waiter was stale and the next one should be woken instead.
+    pub fn wake_blocked(&self, gen: u64) -> bool {
+        if gen == 0 || self.block_gen.load(Ordering::Acquire) != gen {
+            return false;
+        }
+        self.block_ready.store(true, Ordering::Release);
+        self.wake.notify_one();
+        true
+    }
+
+    /// Appends a push (a pub/sub message) encoded by `f` in the client's
+    /// protocol to its inbox and wakes its task.
+    ///
+    /// If the inbox then holds more than `limit` bytes (0: unlimited), the
+    /// client is killed instead and the inbox emptied, as Redis'
+    /// `client-output-buffer-limit` hard limit closes a slow subscriber:
+    /// memory stays bounded by `limit` per client. Returns false then (or if
+    /// the client is already closing).
+    pub fn push(&self, limit: usize, f: impl FnOnce(&mut Reply<'_>)) -> bool {
+        if self.is_killed() {
+            return false;
+        }
+        let proto = if self.resp.load(Ordering::Relaxed) == 3 {
+            Protocol::Resp3
+        } else {
+            Protocol::Resp2
+        };
+        let mut inbox = self.inbox.lock();
+        f(&mut Reply::new(&mut inbox, proto));
+        if limit != 0 && inbox.len() > limit {
+            *inbox = BytesMut::new();
+            drop(inbox);
+            tracing::warn!(
+                id = self.id,
+                "closing client that reached its output buffer limit (pubsub)"
+            );
+            self.kill();
+            return false;
+        }
+        drop(inbox);
+        self.has_push.store(true, Ordering::Release);
+        self.wake.notify_one();
+        true
+    }
+
+    /// Moves the pushes waiting in the inbox to the end of `out`.
+    pub fn take_pushes(&self, out: &mut BytesMut) {
+        if !self.has_push.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let mut inbox = self.inbox.lock();
+        out.extend_from_slice(&inbox);
+        inbox.clear();
+        if inbox.capacity() > 1 << 20 {
+            *inbox = BytesMut::new();
+        }
     }
 
     /// Whether the client was asked to close (it may still be registered
@@ -204,6 +316,12 @@ impl Clients {
             no_touch: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             kill: Notify::new(),
+            wake: Notify::new(),
+            block_gen: AtomicU64::new(0),
+            block_ready: AtomicBool::new(false),
+            unblock: AtomicU8::new(0),
+            inbox: Mutex::new(BytesMut::new()),
+            has_push: AtomicBool::new(false),
         });
         self.map.lock().insert(id, handle.clone());
         Some(handle)

@@ -176,6 +176,13 @@ const PARAMS: &[Param] = {
         param("lazyfree-lazy-user-flush", "no", Bool, Mutable),
         param("notify-keyspace-events", "", KeyspaceEvents, Mutable),
         param("active-expire-effort", "1", Int { min: 1, max: 10 }, Mutable),
+        param("hash-max-listpack-entries", "128", Int { min: 0, max: i64::MAX }, Mutable),
+        param("hash-max-listpack-value", "64", Int { min: 0, max: i64::MAX }, Mutable),
+        param("set-max-intset-entries", "512", Int { min: 0, max: i64::MAX }, Mutable),
+        param("zset-max-listpack-entries", "128", Int { min: 0, max: i64::MAX }, Mutable),
+        param("zset-max-listpack-value", "64", Int { min: 0, max: i64::MAX }, Mutable),
+        param("list-max-listpack-size", "-2", Int { min: i32::MIN as i64, max: I32 }, Mutable),
+        param("list-compress-depth", "0", Int { min: 0, max: I32 }, Mutable),
         param(
             "client-output-buffer-limit",
             "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
@@ -207,6 +214,19 @@ pub fn parse_size(s: &str) -> Option<u64> {
     n.checked_mul(mult)
 }
 
+/// The `(hard bytes, soft bytes, soft seconds)` limit of `class` (`normal`,
+/// `replica`/`slave`, `pubsub`) in a `client-output-buffer-limit` value
+/// (`class hard soft seconds` groups; sizes may carry units).
+pub fn output_limit(value: &str, class: &str) -> Option<(u64, u64, u64)> {
+    let words: Vec<&str> = value.split_whitespace().collect();
+    words.chunks(4).find_map(|group| match group {
+        [c, hard, soft, secs] if c.eq_ignore_ascii_case(class) => {
+            Some((parse_size(hard)?, parse_size(soft)?, secs.parse().ok()?))
+        }
+        _ => None,
+    })
+}
+
 /// The live parameter table of a server.
 ///
 /// Values are kept as text for `CONFIG GET`; the ones read on hot paths are
@@ -218,7 +238,44 @@ pub struct ConfigStore {
     query_buffer_limit: AtomicU64,
     maxclients: AtomicU64,
     timeout_s: AtomicU64,
+    /// Mirrors of the encoding thresholds, in [`Encodings`] field order.
+    encodings: [std::sync::atomic::AtomicI64; 7],
+    pubsub_limit: AtomicU64,
 }
+
+/// Size thresholds of the compact encodings of containers (Redis' names),
+/// read by commands that grow a container: past a threshold, a compact
+/// encoding converts to the general one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Encodings {
+    /// `hash-max-listpack-entries`: most fields of a listpack hash.
+    pub hash_max_listpack_entries: usize,
+    /// `hash-max-listpack-value`: longest field or value (bytes) of a listpack hash.
+    pub hash_max_listpack_value: usize,
+    /// `set-max-intset-entries`: most members of an intset.
+    pub set_max_intset_entries: usize,
+    /// `zset-max-listpack-entries`: most members of a listpack sorted set.
+    pub zset_max_listpack_entries: usize,
+    /// `zset-max-listpack-value`: longest member (bytes) of a listpack sorted set.
+    pub zset_max_listpack_value: usize,
+    /// `list-max-listpack-size`: positive, entries per list node; -1 to -5,
+    /// bytes per node (4, 8, 16, 32, 64 KiB).
+    pub list_max_listpack_size: i64,
+    /// `list-compress-depth`: nodes at each end of a list left uncompressed
+    /// (0: none compressed).
+    pub list_compress_depth: usize,
+}
+
+/// Names of the [`Encodings`] parameters, in field order.
+const ENCODING_PARAMS: [&str; 7] = [
+    "hash-max-listpack-entries",
+    "hash-max-listpack-value",
+    "set-max-intset-entries",
+    "zset-max-listpack-entries",
+    "zset-max-listpack-value",
+    "list-max-listpack-size",
+    "list-compress-depth",
+];
 
 impl Default for ConfigStore {
     fn default() -> Self {
@@ -233,6 +290,8 @@ impl Default for ConfigStore {
             query_buffer_limit: AtomicU64::new(0),
             maxclients: AtomicU64::new(0),
             timeout_s: AtomicU64::new(0),
+            encodings: Default::default(),
+            pubsub_limit: AtomicU64::new(0),
         };
         store.refresh_atomics();
         store
@@ -551,6 +610,39 @@ impl ConfigStore {
             .store(self.get_u64("maxclients"), Ordering::Relaxed);
         self.timeout_s
             .store(self.get_u64("timeout"), Ordering::Relaxed);
+        let values = self.values.read();
+        for (slot, name) in self.encodings.iter().zip(ENCODING_PARAMS) {
+            let v = values.get(name).and_then(|v| v.parse().ok()).unwrap_or(0);
+            slot.store(v, Ordering::Relaxed);
+        }
+        let pubsub = values
+            .get("client-output-buffer-limit")
+            .and_then(|v| output_limit(v, "pubsub"))
+            .map_or(0, |(hard, _, _)| hard);
+        self.pubsub_limit.store(pubsub, Ordering::Relaxed);
+    }
+
+    /// The encoding thresholds of containers.
+    #[inline]
+    pub fn encodings(&self) -> Encodings {
+        let get = |i: usize| self.encodings[i].load(Ordering::Relaxed);
+        let size = |i: usize| get(i).max(0) as usize;
+        Encodings {
+            hash_max_listpack_entries: size(0),
+            hash_max_listpack_value: size(1),
+            set_max_intset_entries: size(2),
+            zset_max_listpack_entries: size(3),
+            zset_max_listpack_value: size(4),
+            list_max_listpack_size: get(5),
+            list_compress_depth: size(6),
+        }
+    }
+
+    /// The hard output-buffer limit of pub/sub clients, bytes (0: none),
+    /// from `client-output-buffer-limit`.
+    #[inline]
+    pub fn pubsub_output_limit(&self) -> usize {
+        self.pubsub_limit.load(Ordering::Relaxed) as usize
     }
 
     /// `proto-max-bulk-len`, bytes.

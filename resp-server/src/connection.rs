@@ -78,26 +78,42 @@ pub(crate) async fn serve_with<B: Batches>(
             break;
         }
         conn.reserve_read();
-        let n = tokio::select! {
+        let blocked = conn.client.blocked.is_some();
+        // A blocked client's commands wait in the read buffer; reading on
+        // notices a disconnect. The tick bounds how late a timeout is seen
+        // (Redis checks them ten times a second too).
+        let tick = std::time::Duration::from_millis(if blocked { 100 } else { u64::MAX >> 2 });
+        let event = tokio::select! {
             biased;
-            r = stream.read_buf(&mut *conn.rbuf) => match r {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            },
             _ = &mut killed => break,
             _ = &mut stopped => break,
+            r = stream.read_buf(&mut *conn.rbuf) => match r {
+                Ok(0) | Err(_) => break,
+                Ok(n) => Some(n),
+            },
+            _ = handle.wake.notified() => None,
+            _ = tokio::time::sleep(tick), if blocked => None,
         };
-        shared.stats.net_input_bytes.add(n as u64);
-        if conn.rbuf.len() > shared.config.query_buffer_limit() {
-            // As Redis: checked on what is buffered, before running anything;
-            // the client is closed without a reply.
-            tracing::warn!(
-                id = handle.id,
-                "closing client that reached max query buffer length"
-            );
-            break;
+        let mut close = false;
+        if let Some(n) = event {
+            shared.stats.net_input_bytes.add(n as u64);
+            if conn.rbuf.len() > shared.config.query_buffer_limit() {
+                // As Redis: checked on what is buffered, before running
+                // anything; the client is closed without a reply.
+                tracing::warn!(
+                    id = handle.id,
+                    "closing client that reached max query buffer length"
+                );
+                break;
+            }
         }
-        let close = batches.run(&mut conn).await;
+        if blocked {
+            conn.step_blocked();
+        }
+        if conn.client.blocked.is_none() && (event.is_some() || blocked) {
+            close = batches.run(&mut conn).await;
+        }
+        handle.take_pushes(&mut conn.wbuf);
         if !conn.wbuf.is_empty() {
             shared.stats.net_output_bytes.add(conn.wbuf.len() as u64);
             if stream.write_all(&conn.wbuf).await.is_err() {
@@ -108,6 +124,17 @@ pub(crate) async fn serve_with<B: Batches>(
         if close {
             break;
         }
+    }
+    if let Some(b) = conn.client.blocked.take() {
+        handle.block_gen.store(0, Ordering::Release);
+        crate::blocking::release(
+            &shared,
+            &handle,
+            b.db,
+            &b.keys,
+            b.gen,
+            shared.clock.now_ms(),
+        );
     }
     let _ = stream.shutdown().await;
     shared.clients.unregister(handle.id);
@@ -152,7 +179,7 @@ impl Connection {
         let mut consumed = 0;
         let mut commands = 0u64;
         let mut last_cmd = None;
-        while !self.client.close_after_reply {
+        while !self.client.close_after_reply && self.client.blocked.is_none() {
             let buf = &self.rbuf[consumed..];
             match self.parser.parse(buf, &limits, self.client.authenticated) {
                 Ok(Some(n)) => {
@@ -172,6 +199,44 @@ impl Connection {
             }
         }
         self.end_batch(consumed, commands, last_cmd, now_ms)
+    }
+
+    /// Moves a blocked client on after a wake-up, a tick or a read: runs
+    /// the blocked command again if a key became ready, or ends the wait
+    /// with its timeout reply (deadline passed, `CLIENT UNBLOCK ... TIMEOUT`)
+    /// or `-UNBLOCKED` (`CLIENT UNBLOCK ... ERROR`). See [`crate::blocking`].
+    fn step_blocked(&mut self) {
+        let shared = &*self.shared;
+        let handle = self.client.handle.clone();
+        let Some(b) = self.client.blocked.as_ref() else {
+            return;
+        };
+        let now_ms = shared.clock.now_ms();
+        let unblock = handle.unblock.swap(0, Ordering::AcqRel);
+        let ready = handle.block_ready.swap(false, Ordering::AcqRel);
+        let expired = b.deadline_ms.is_some_and(|d| now_ms >= d);
+        if !(ready || unblock != 0 || expired) {
+            return;
+        }
+        let Some(b) = self.client.blocked.take() else {
+            return;
+        };
+        handle.block_gen.store(0, Ordering::Release);
+        if ready && unblock == 0 {
+            execute(shared, &mut self.client, now_ms, b.args(), &mut self.wbuf);
+            if let Some(again) = self.client.blocked.as_mut() {
+                // Still nothing to serve: wait on, until the first deadline.
+                again.deadline_ms = b.deadline_ms;
+            }
+        } else {
+            let mut out = Reply::new(&mut self.wbuf, self.client.proto);
+            if unblock == crate::client::UNBLOCK_ERROR {
+                out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+            } else {
+                b.on_timeout.write(&mut out);
+            }
+        }
+        crate::blocking::release(shared, &handle, b.db, &b.keys, b.gen, now_ms);
     }
 
     /// The parser limits of the current configuration.
@@ -265,6 +330,19 @@ pub fn execute(
     } else {
         dispatch(&mut ctx, args)
     };
+    if let Some(req) = ctx.client.block_request.take() {
+        // The handler registered as a waiter and wrote no reply.
+        let db = ctx.client.db;
+        ctx.client.blocked = Some(Box::new(crate::blocking::Blocked::new(req, db, args)));
+    }
+    if ctx.client.handle.has_push.load(Ordering::Relaxed) {
+        // Pushes this command caused for its own client (a PUBLISH to a
+        // channel it subscribed to) go before its reply, as in Redis.
+        let buf = ctx.out.buffer();
+        let reply = buf.split_off(mark);
+        ctx.client.handle.take_pushes(buf);
+        buf.unsplit(reply);
+    }
     if suppress && ctx.client.reply_mode == mode_before {
         ctx.out.truncate(mark);
         if mode_before == ReplyMode::SkipThis {

@@ -29,8 +29,11 @@
 //! # Ok(()) }
 //! ```
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+// One exception, in `keyspace`: shards held by `Keyspace::exclusive` (EXEC)
+// are lent to the commands it runs.
+#![deny(unsafe_code)]
 
+pub mod blocking;
 pub mod client;
 pub mod clock;
 pub mod cmd;
@@ -42,7 +45,10 @@ pub mod longdouble;
 pub mod num;
 pub mod parse;
 pub mod percore;
+pub mod pubsub;
 pub mod reply;
 pub mod server;
 pub mod shared;
 pub mod small;
+pub mod tx;
+pub mod types;

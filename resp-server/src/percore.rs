@@ -19,10 +19,12 @@
 //!   of each reply) over a oneshot; the connection splices the replies into
 //!   its write buffer at their places;
 //! - anything else — no key (`PING`, `SELECT`, `HELLO`, `AUTH`, `CLIENT`,
-//!   `QUIT`, `FLUSHALL`, `DBSIZE`, `KEYS` ...), keys on several threads
-//!   (`MGET`/`MSET` over many shards), commands not flagged `write` or
-//!   `readonly` (they may change the client: `WATCH`), and every command of
-//!   a client that is not authenticated or has `CLIENT REPLY OFF/SKIP`: inline,
+//!   `QUIT`, `FLUSHALL`, `DBSIZE`, `KEYS`, `EXEC` ...), keys on several
+//!   threads (`MGET`/`MSET` over many shards), commands not flagged `write`
+//!   or `readonly` (they may change the client: `WATCH`), blocking commands
+//!   and commands with movable keys, and every command of a client that is
+//!   not authenticated, has `CLIENT REPLY OFF/SKIP`, is inside `MULTI` or
+//!   is subscribed: inline,
 //!   after the messages already built for this batch were sent and answered
 //!   (a barrier), so it sees every earlier command of the client and none of
 //!   the later ones.
@@ -36,9 +38,10 @@
 //!
 //! Routing trusts the command table's key positions (`first_key`,
 //! `last_key`, `step`). A command whose keys are not all at those positions
-//! (Redis' "movablekeys": `ZUNIONSTORE`, `SORT ... STORE`, `EVAL` ...) must
-//! be listed with no key (0, 0, 0) or taught to [`Router::route`], or it
-//! could run on the wrong thread and overtake a command of the same client.
+//! (Redis' "movablekeys": `ZUNIONSTORE`, `SORT ... STORE`, `LMPOP` ...) must
+//! carry the `MOVABLE_KEYS` flag (it then runs inline, after a barrier), or
+//! it could run on the wrong thread and overtake a command of the same
+//! client.
 //!
 //! [`execute`]: crate::connection::execute
 
@@ -359,7 +362,13 @@ impl Router {
 
     /// Decides where a command runs (see the module documentation).
     fn route(&self, shared: &Shared, client: &Client, args: Args<'_>) -> Route {
-        if !client.authenticated || client.reply_mode != ReplyMode::On {
+        if !client.authenticated
+            || client.reply_mode != ReplyMode::On
+            || client.tx.in_multi()
+            || client.subs.count() > 0
+        {
+            // Queued by MULTI, or restricted by the pub/sub context: the
+            // client's own state decides, here.
             return Route::Alone;
         }
         let name = args.get(0);
@@ -379,7 +388,9 @@ impl Router {
         if !command.arity_ok(args.len()) {
             return Route::Here;
         }
-        if !command.has(flags::WRITE | flags::READONLY) {
+        if !command.has(flags::WRITE | flags::READONLY)
+            || command.has(flags::BLOCKING | flags::MOVABLE_KEYS)
+        {
             return Route::Alone;
         }
         let mut thread = None;
@@ -513,7 +524,7 @@ impl Router {
         let mut consumed = 0;
         let mut commands = 0u64;
         let mut last_cmd = None;
-        while !conn.client.close_after_reply {
+        while !conn.client.close_after_reply && conn.client.blocked.is_none() {
             let buf = &conn.rbuf[consumed..];
             match conn.parser.parse(buf, &limits, conn.client.authenticated) {
                 Ok(Some(n)) => {

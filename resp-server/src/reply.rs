@@ -61,7 +61,13 @@ impl<'a> Reply<'a> {
         self.buf.is_empty()
     }
 
+    /// The buffer written to (to move encoded bytes around in it).
+    pub fn buffer(&mut self) -> &mut BytesMut {
+        self.buf
+    }
+
     /// Drops everything written after `mark` (for `CLIENT REPLY OFF/SKIP`).
+    #[inline]
     pub fn truncate(&mut self, mark: usize) {
         self.buf.truncate(mark);
     }

@@ -11,9 +11,15 @@
 //! the clock is read once per batch by the connection and passed in.
 
 pub mod connection;
+pub mod hash;
 pub mod keys;
+pub mod list;
+pub mod pubsub;
 pub mod server;
+pub mod set;
 pub mod string;
+pub mod tx;
+pub mod zset;
 
 use std::sync::OnceLock;
 
@@ -48,6 +54,16 @@ pub mod flags {
     pub const RANDOM: u32 = 1 << 9;
     /// Allowed in a `MULTI` context only by name (`allow_busy`).
     pub const ALLOW_BUSY: u32 = 1 << 10;
+    /// May block the client (`blocking`): never sent to another thread.
+    pub const BLOCKING: u32 = 1 << 11;
+    /// Keys are not all at the table's positions (`movablekeys`): the
+    /// handler finds them; never sent to another thread.
+    pub const MOVABLE_KEYS: u32 = 1 << 12;
+    /// Allowed while subscribed in RESP2 (`SUBSCRIBE`, `PING`, `QUIT`, ...).
+    pub const PUBSUB_OK: u32 = 1 << 13;
+    /// Runs at once even inside `MULTI` (`EXEC`, `DISCARD`, `MULTI`,
+    /// `WATCH`, `QUIT`, `RESET`): Redis' `no-multi`-exempt commands.
+    pub const NOT_QUEUED: u32 = 1 << 14;
 
     /// Names in `COMMAND INFO` order.
     pub const NAMES: &[(u32, &str)] = &[
@@ -61,6 +77,8 @@ pub mod flags {
         (NO_AUTH, "no_auth"),
         (FAST, "fast"),
         (ALLOW_BUSY, "allow_busy"),
+        (BLOCKING, "blocking"),
+        (MOVABLE_KEYS, "movablekeys"),
     ];
 }
 
@@ -220,6 +238,95 @@ pub struct Ctx<'a> {
     pub out: Reply<'a>,
 }
 
+impl Ctx<'_> {
+    /// Registers this client as waiting on `key` of `db` (the calling
+    /// client's selected database, under the shard lock the handler holds)
+    /// for a value of `kind`: the first step of blocking, see
+    /// [`crate::blocking`]. Call it for every key of the command, then
+    /// [`Ctx::block`]. Does nothing inside `EXEC`.
+    pub fn block_key(
+        &mut self,
+        db: &mut crate::keyspace::Db,
+        key: &[u8],
+        kind: crate::blocking::BlockKind,
+    ) {
+        if self.client.in_exec {
+            return;
+        }
+        let req = match &mut self.client.block_request {
+            Some(req) => req,
+            None => {
+                let gen = self.client.next_block_gen();
+                self.client
+                    .handle
+                    .block_gen
+                    .store(gen, std::sync::atomic::Ordering::Release);
+                self.client
+                    .block_request
+                    .insert(crate::blocking::BlockRequest {
+                        gen,
+                        ..Default::default()
+                    })
+            }
+        };
+        db.add_waiter(
+            key,
+            crate::blocking::Waiter {
+                client: self.client.handle.clone(),
+                gen: req.gen,
+                kind,
+            },
+        );
+        req.keys.push(key.into());
+    }
+
+    /// Blocks the client until `deadline_ms` (absolute Unix ms; None:
+    /// forever) after [`Ctx::block_key`] registered it on its keys: the
+    /// handler writes no reply; the command runs again when a key is ready,
+    /// or `on_timeout` is the reply. Inside `EXEC` (nothing blocks there)
+    /// writes `on_timeout` at once.
+    pub fn block(&mut self, deadline_ms: Option<u64>, on_timeout: crate::blocking::TimeoutReply) {
+        match &mut self.client.block_request {
+            Some(req) if !self.client.in_exec => {
+                req.deadline_ms = deadline_ms;
+                req.on_timeout = Some(on_timeout);
+            }
+            _ => on_timeout.write(&mut self.out),
+        }
+    }
+}
+
+/// Parses a blocking command's timeout, in seconds (a float, as Redis
+/// 6+), into an absolute deadline: `Some(None)` waits forever (0),
+/// `Some(Some(ms))` until Unix ms `ms`. Writes Redis' error and returns None
+/// for a negative, non-numeric or out-of-range value.
+pub fn timeout_arg(out: &mut Reply<'_>, arg: &[u8], now_ms: u64) -> Option<Option<u64>> {
+    let secs = std::str::from_utf8(arg)
+        .ok()
+        .filter(|s| {
+            !s.is_empty()
+                && !s.starts_with(char::is_whitespace)
+                && !s.ends_with(char::is_whitespace)
+        })
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|v| !v.is_nan());
+    let Some(secs) = secs else {
+        out.error("ERR timeout is not a float or out of range");
+        return None;
+    };
+    if secs < 0.0 {
+        out.error("ERR timeout is negative");
+        return None;
+    }
+    let ms = secs * 1000.0;
+    if !ms.is_finite() || ms > (i64::MAX / 2) as f64 {
+        out.error("ERR timeout is out of range");
+        return None;
+    }
+    let ms = ms as u64;
+    Some((ms > 0).then(|| now_ms.saturating_add(ms)))
+}
+
 /// Redis' error texts used by many commands.
 pub mod err {
     /// Wrong type of value.
@@ -312,6 +419,12 @@ fn index() -> &'static Index {
         let all: Vec<&'static Command> = string::COMMANDS
             .iter()
             .chain(keys::COMMANDS)
+            .chain(hash::COMMANDS)
+            .chain(list::COMMANDS)
+            .chain(set::COMMANDS)
+            .chain(zset::COMMANDS)
+            .chain(tx::COMMANDS)
+            .chain(pubsub::COMMANDS)
             .chain(server::COMMANDS)
             .chain(connection::COMMANDS)
             .collect();

@@ -200,7 +200,7 @@ pub fn swapdb(ctx: &mut Ctx<'_>, args: Args<'_>) {
     }
     let mut locked = ks.lock_all();
     for shard in locked.iter_mut() {
-        shard.swap_dbs(a, b);
+        shard.swap_dbs(a, b, ctx.now_ms);
     }
     ctx.out.ok();
 }

@@ -54,6 +54,7 @@ pub(crate) fn reply_value(ctx: &mut Ctx<'_>, v: &Value) {
         Value::Str(s) => ctx.out.bulk(s),
         Value::Int(n) => ctx.out.bulk_int(*n),
         Value::Raw(s) => ctx.out.bulk(s),
+        _ => ctx.out.error(err::WRONGTYPE),
     }
 }
 
@@ -65,6 +66,8 @@ fn with_bytes<R>(v: &Value, f: impl FnOnce(&[u8]) -> R) -> R {
         Value::Str(s) => f(s),
         Value::Int(n) => f(itoa::Buffer::new().format(*n).as_bytes()),
         Value::Raw(s) => f(s),
+        // Callers check the type first.
+        _ => f(b""),
     }
 }
 
@@ -632,6 +635,7 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) {
         Value::Int(n) => Some(*n),
         Value::Str(s) => num::parse_i64_canonical(s),
         Value::Raw(s) => num::parse_i64_canonical(s),
+        _ => None,
     };
     let Some(current) = current else {
         return ctx.out.error(err::NOT_INT);
@@ -663,6 +667,7 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) {
             Value::Int(n) => Some(LongDouble::from_i64(*n)),
             Value::Str(s) => LongDouble::parse(s),
             Value::Raw(s) => LongDouble::parse(s),
+            _ => None,
         },
     };
     let (Some(current), Some(incr)) = (current, LongDouble::parse(args.get(2))) else {

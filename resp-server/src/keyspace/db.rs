@@ -16,12 +16,16 @@
 //! items outnumber live ones.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use bufpool::{Arena, Handle};
-use hashbrown::HashTable;
+use hashbrown::{HashMap, HashTable};
+use smallvec::SmallVec;
 
 use super::value::Value;
+use crate::blocking::Waiter;
 use crate::small::SmallBytes;
 
 /// A key, its value and its expiry.
@@ -71,6 +75,68 @@ pub struct Db {
     volatile: usize,
     /// Keys removed because they expired (lazily or actively), ever.
     expired_total: u64,
+    /// `WATCH` and blocking-command tables; None until a client uses them.
+    hooks: Option<Box<Hooks>>,
+}
+
+/// Side tables of one database: the clients `WATCH`ing each key and the
+/// clients waiting on each key in a blocking command.
+///
+/// Writes go through [`Db`]'s methods, which mark watchers dirty
+/// ([`Db::touch`]) and wake waiters by themselves; a command that changes a
+/// value in place through [`Db::get`] calls [`Db::touch`] itself, as Redis'
+/// commands call `signalModifiedKey`.
+#[derive(Debug, Default)]
+struct Hooks {
+    /// Per key, the dirty flags of the transactions watching it.
+    watched: HashMap<Box<[u8]>, SmallVec<[Arc<AtomicBool>; 2]>>,
+    /// Per key, the clients blocked on it, in the order they blocked.
+    waiters: HashMap<Box<[u8]>, VecDeque<Waiter>>,
+}
+
+impl Hooks {
+    #[inline]
+    fn touch(&mut self, key: &[u8]) {
+        if self.watched.is_empty() {
+            return;
+        }
+        if let Some(flags) = self.watched.remove(key) {
+            for f in flags {
+                f.store(true, Ordering::Release);
+            }
+        }
+    }
+
+    /// Wakes the first live waiter on `key` that `value` serves; drops the
+    /// stale waiters met on the way.
+    fn wake(&mut self, key: &[u8], value: &Value) {
+        let Some(queue) = self.waiters.get_mut(key) else {
+            return;
+        };
+        let mut i = 0;
+        while i < queue.len() {
+            let w = &queue[i];
+            if !w.is_live() {
+                queue.remove(i);
+                continue;
+            }
+            if w.kind.served_by(value) {
+                let w = queue.remove(i).expect("index checked");
+                if w.client.wake_blocked(w.gen) {
+                    break;
+                }
+                continue;
+            }
+            i += 1;
+        }
+        if queue.is_empty() {
+            self.waiters.remove(key);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.watched.is_empty() && self.waiters.is_empty()
+    }
 }
 
 /// Hashes a key with the keyspace's seed; the same hash picks the shard.
@@ -169,6 +235,9 @@ impl Db {
                 Ttl::Persist => self.set_expire_handle(h, 0),
                 Ttl::At(at) => self.set_expire_handle(h, at),
             }
+            if self.hooks.is_some() {
+                self.written(key, h);
+            }
             return Some(old);
         }
         self.insert_new(key, hash, value, ttl);
@@ -192,6 +261,148 @@ impl Db {
         if expire_at != 0 {
             self.set_expire_handle(h, expire_at);
         }
+        if self.hooks.is_some() {
+            self.written(key, h);
+        }
+    }
+
+    /// After `key` (at `h`) was stored: marks its watchers dirty and wakes
+    /// a waiter its new value serves.
+    #[cold]
+    fn written(&mut self, key: &[u8], h: Handle) {
+        let Some(hooks) = self.hooks.as_deref_mut() else {
+            return;
+        };
+        hooks.touch(key);
+        if !hooks.waiters.is_empty() {
+            if let Some(e) = self.entries.get(h) {
+                hooks.wake(key, &e.value);
+            }
+        }
+    }
+
+    /// Marks the transactions watching `key` dirty (their `EXEC` will fail):
+    /// what a command that changed the value of `key` in place through
+    /// [`Db::get`] calls, as Redis' `signalModifiedKey`. The other writing
+    /// methods of `Db` do it themselves. O(1); nearly free when nobody
+    /// watches.
+    #[inline]
+    pub fn touch(&mut self, key: &[u8]) {
+        if let Some(h) = self.hooks.as_deref_mut() {
+            h.touch(key);
+        }
+    }
+
+    /// Registers `flag` as watching `key` (`WATCH`); [`Db::touch`] and
+    /// every write of the key set it.
+    pub fn watch(&mut self, key: &[u8], flag: &Arc<AtomicBool>) {
+        let hooks = self.hooks.get_or_insert_with(Default::default);
+        let flags = hooks.watched.entry(key.into()).or_default();
+        if !flags.iter().any(|f| Arc::ptr_eq(f, flag)) {
+            flags.push(flag.clone());
+        }
+    }
+
+    /// Removes the registration of `flag` on `key` (`UNWATCH`, `EXEC`).
+    pub fn unwatch(&mut self, key: &[u8], flag: &Arc<AtomicBool>) {
+        let Some(hooks) = self.hooks.as_deref_mut() else {
+            return;
+        };
+        if let Some(flags) = hooks.watched.get_mut(key) {
+            flags.retain(|f| !Arc::ptr_eq(f, flag));
+            if flags.is_empty() {
+                hooks.watched.remove(key);
+            }
+        }
+        if hooks.is_empty() {
+            self.hooks = None;
+        }
+    }
+
+    /// Appends a waiter to `key`'s queue (a blocking command found nothing
+    /// to serve). See [`crate::blocking`].
+    pub fn add_waiter(&mut self, key: &[u8], waiter: Waiter) {
+        let hooks = self.hooks.get_or_insert_with(Default::default);
+        hooks
+            .waiters
+            .entry(key.into())
+            .or_default()
+            .push_back(waiter);
+    }
+
+    /// Removes the waiters of client `client_id`'s wait `gen` (and stale
+    /// ones) from `key`'s queue.
+    pub fn remove_waiter(&mut self, key: &[u8], client_id: u64, gen: u64) {
+        let Some(hooks) = self.hooks.as_deref_mut() else {
+            return;
+        };
+        if let Some(queue) = hooks.waiters.get_mut(key) {
+            queue.retain(|w| !(w.client.id == client_id && w.gen == gen) && w.is_live());
+            if queue.is_empty() {
+                hooks.waiters.remove(key);
+            }
+        }
+        if hooks.is_empty() {
+            self.hooks = None;
+        }
+    }
+
+    /// Wakes the first waiter on `key` that its current value serves, if
+    /// any (a served waiter passing readiness on, see [`crate::blocking`]).
+    pub fn wake_if_ready(&mut self, key: &[u8], hash: u64, now_ms: u64) {
+        if self.hooks.as_ref().is_none_or(|h| h.waiters.is_empty()) {
+            return;
+        }
+        if let Some(h) = self.live(key, hash, now_ms) {
+            if let (Some(hooks), Some(e)) = (self.hooks.as_deref_mut(), self.entries.get(h)) {
+                hooks.wake(key, &e.value);
+            }
+        }
+    }
+
+    /// Number of keys with blocked clients (for `INFO`).
+    pub fn blocking_keys(&self) -> usize {
+        self.hooks.as_ref().map_or(0, |h| h.waiters.len())
+    }
+
+    /// Wakes a waiter on every key that serves one (after `SWAPDB` brought
+    /// other values under the waited keys).
+    pub fn wake_all_ready(&mut self, now_ms: u64) {
+        let keys: Vec<Box<[u8]>> = match &self.hooks {
+            Some(h) if !h.waiters.is_empty() => h.waiters.keys().cloned().collect(),
+            _ => return,
+        };
+        for key in keys {
+            let hash = hash_key(self.seed, &key);
+            self.wake_if_ready(&key, hash, now_ms);
+        }
+    }
+
+    /// Marks dirty the watchers of every key that exists here or in
+    /// `other` (Redis' `touchAllWatchedKeysInDb`: `FLUSHDB` with `other`
+    /// this database, `SWAPDB` with the database swapped in).
+    fn touch_existing(&mut self, other: Option<&Db>) {
+        let Some(hooks) = self.hooks.as_deref_mut() else {
+            return;
+        };
+        let (entries, index, seed) = (&self.entries, &self.index, self.seed);
+        let exists = |db_entries: &Arena<Entry>, db_index: &HashTable<Handle>, key: &[u8]| {
+            db_index
+                .find(hash_key(seed, key), |&h| {
+                    db_entries.get(h).is_some_and(|e| e.key.as_bytes() == key)
+                })
+                .is_some()
+        };
+        hooks.watched.retain(|key, flags| {
+            let hit = exists(entries, index, key)
+                || other.is_some_and(|o| exists(&o.entries, &o.index, key));
+            if hit {
+                for f in flags.iter() {
+                    f.store(true, Ordering::Release);
+                }
+            }
+            !hit
+        });
     }
 
     /// Removes `key` (live or expired); returns its entry.
@@ -208,6 +419,9 @@ impl Db {
         if entry.expire_at != 0 {
             self.volatile -= 1;
         }
+        if let Some(hooks) = self.hooks.as_deref_mut() {
+            hooks.touch(&entry.key);
+        }
         Some(entry)
     }
 
@@ -217,6 +431,7 @@ impl Db {
         match self.live(key, hash, now_ms) {
             Some(h) => {
                 self.set_expire_handle(h, expire_at);
+                self.touch(key);
                 true
             }
             None => false,
@@ -283,12 +498,28 @@ impl Db {
         self.expires.peek().map(|Reverse((at, _))| *at)
     }
 
-    /// Removes every key.
+    /// Removes every key (`FLUSHDB`): the watchers of keys that existed
+    /// are marked dirty; watchers and waiters stay registered.
     pub fn clear(&mut self) {
+        self.touch_existing(None);
         *self = Db {
             expired_total: self.expired_total,
+            hooks: self.hooks.take(),
             ..Db::new(self.seed)
         };
+    }
+
+    /// Exchanges the contents of two databases (`SWAPDB`), leaving each
+    /// one's watchers and waiters with its index: watchers of keys present
+    /// in either are marked dirty and waiters the new contents serve are
+    /// woken, as Redis does.
+    pub fn swap_contents(a: &mut Db, b: &mut Db, now_ms: u64) {
+        a.touch_existing(Some(b));
+        b.touch_existing(Some(a));
+        std::mem::swap(a, b);
+        std::mem::swap(&mut a.hooks, &mut b.hooks);
+        a.wake_all_ready(now_ms);
+        b.wake_all_ready(now_ms);
     }
 
     /// Visits live entries from arena slot `cursor` on, until `count` slots

@@ -9,11 +9,20 @@
 //! per shard per command, never one per key. `SWAPDB` and `FLUSHALL` lock
 //! every shard.
 //!
+//! `MULTI`/`EXEC` runs its queued commands inside [`Keyspace::exclusive`]:
+//! every shard locked once, in order, by the calling thread, which then runs
+//! the commands; their own `lock*` calls on that thread borrow the held
+//! shards instead of locking again ([`ShardGuard::Held`]). So a transaction
+//! is atomic across shards without any command knowing it runs in one.
+//!
 //! Why striped locks rather than shard-per-thread: see
 //! `docs/design/concurrency.md`.
 
 pub mod db;
 pub mod value;
+
+use std::cell::Cell;
+use std::ops::{Deref, DerefMut};
 
 use crossbeam_utils::CachePadded;
 use parking_lot::{Mutex, MutexGuard};
@@ -56,9 +65,14 @@ impl Shard {
         &self.dbs[index]
     }
 
-    /// Swaps databases `a` and `b` of this shard.
-    pub fn swap_dbs(&mut self, a: usize, b: usize) {
-        self.dbs.swap(a, b);
+    /// Swaps databases `a` and `b` of this shard ([`Db::swap_contents`]).
+    pub fn swap_dbs(&mut self, a: usize, b: usize, now_ms: u64) {
+        if a == b {
+            return;
+        }
+        let (lo, hi) = (a.min(b), a.max(b));
+        let (left, right) = self.dbs.split_at_mut(hi);
+        Db::swap_contents(&mut left[lo], &mut right[0], now_ms);
     }
 
     /// Runs active expiry on every database of the shard, removing at most
@@ -90,10 +104,48 @@ pub struct Keyspace {
     databases: usize,
 }
 
+thread_local! {
+    /// Address of the keyspace whose every shard this thread holds (inside
+    /// [`Keyspace::exclusive`]), or 0.
+    static HELD: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Access to one locked shard: a guard of its own, or a borrow of a shard
+/// this thread already holds through [`Keyspace::exclusive`].
+#[derive(Debug)]
+pub enum ShardGuard<'a> {
+    /// The shard's mutex, locked by this guard.
+    Locked(MutexGuard<'a, Shard>),
+    /// A shard held by an enclosing [`Keyspace::exclusive`] on this thread.
+    Held(&'a mut Shard),
+}
+
+impl Deref for ShardGuard<'_> {
+    type Target = Shard;
+
+    #[inline]
+    fn deref(&self) -> &Shard {
+        match self {
+            ShardGuard::Locked(g) => g,
+            ShardGuard::Held(s) => s,
+        }
+    }
+}
+
+impl DerefMut for ShardGuard<'_> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut Shard {
+        match self {
+            ShardGuard::Locked(g) => g,
+            ShardGuard::Held(s) => s,
+        }
+    }
+}
+
 /// Guards of several shards locked together, in ascending shard order.
 #[derive(Debug)]
 pub struct Locked<'a> {
-    guards: SmallVec<[(usize, MutexGuard<'a, Shard>); 4]>,
+    guards: SmallVec<[(usize, ShardGuard<'a>); 4]>,
 }
 
 impl<'a> Locked<'a> {
@@ -167,16 +219,31 @@ impl Keyspace {
         (mixed >> (64 - self.shard_bits)) as usize
     }
 
-    /// Locks shard `index`.
+    /// Locks shard `index` (or borrows it, inside [`Keyspace::exclusive`]).
+    ///
+    /// A caller holds at most one guard per shard at a time (two would
+    /// deadlock outside `exclusive`), which is what makes the borrow sound.
     #[inline]
-    pub fn lock(&self, index: usize) -> MutexGuard<'_, Shard> {
-        self.shards[index].lock()
+    #[allow(unsafe_code)]
+    pub fn lock(&self, index: usize) -> ShardGuard<'_> {
+        let shard = &self.shards[index];
+        if HELD.with(Cell::get) == self as *const Keyspace as usize {
+            // SAFETY: HELD names this keyspace only while this thread runs
+            // the closure of `exclusive`, holding every shard's mutex; the
+            // contract of `exclusive` keeps guards made here from outliving
+            // the closure, and callers never hold two guards of one shard
+            // at once (see above), so this `&mut` is the only live
+            // reference to the shard.
+            ShardGuard::Held(unsafe { &mut *shard.data_ptr() })
+        } else {
+            ShardGuard::Locked(shard.lock())
+        }
     }
 
     /// Hashes `key` and locks its shard: the start of every single-key
     /// command. Returns the hash for the shard's [`Db`] calls.
     #[inline]
-    pub fn lock_key(&self, key: &[u8]) -> (u64, MutexGuard<'_, Shard>) {
+    pub fn lock_key(&self, key: &[u8]) -> (u64, ShardGuard<'_>) {
         let hash = self.hash(key);
         (hash, self.lock(self.shard_of(hash)))
     }
@@ -186,29 +253,57 @@ impl Keyspace {
     pub fn lock_shards(&self, indices: &[usize]) -> Locked<'_> {
         debug_assert!(indices.windows(2).all(|w| w[0] < w[1]));
         Locked {
-            guards: indices
-                .iter()
-                .map(|&i| (i, self.shards[i].lock()))
-                .collect(),
+            guards: indices.iter().map(|&i| (i, self.lock(i))).collect(),
         }
     }
 
     /// Locks every shard, in order.
     pub fn lock_all(&self) -> Locked<'_> {
         Locked {
-            guards: self
-                .shards
-                .iter()
-                .enumerate()
-                .map(|(i, s)| (i, s.lock()))
-                .collect(),
+            guards: (0..self.shards.len()).map(|i| (i, self.lock(i))).collect(),
         }
+    }
+
+    /// Runs `f` with every shard locked by this thread: the `lock*` calls
+    /// `f` makes borrow the held shards, so all of `f` is atomic with
+    /// respect to every other command (`EXEC`). Nested calls run `f` inside
+    /// the outer one.
+    ///
+    /// `f` must not hand work to other threads that lock shards of this
+    /// keyspace (they would wait for `f`).
+    ///
+    /// # Safety
+    /// No [`ShardGuard`] or [`Locked`] obtained inside `f` may outlive `f`
+    /// (a guard stored outside would keep a shard borrowed after its lock
+    /// is released). Command handlers satisfy this: their guards are locals.
+    #[allow(unsafe_code)]
+    pub unsafe fn exclusive<R>(&self, f: impl FnOnce() -> R) -> R {
+        let me = self as *const Keyspace as usize;
+        if HELD.with(Cell::get) == me {
+            return f();
+        }
+        let guards: Vec<MutexGuard<'_, Shard>> = self.shards.iter().map(|s| s.lock()).collect();
+        /// Clears the thread's mark even if `f` panics.
+        struct Reset;
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                HELD.with(|h| h.set(0));
+            }
+        }
+        HELD.with(|h| h.set(me));
+        let reset = Reset;
+        let r = f();
+        drop(reset);
+        drop(guards);
+        r
     }
 
     /// Number of keys in database `db` (expired keys not yet removed included,
     /// as Redis' `DBSIZE`).
     pub fn dbsize(&self, db: usize) -> usize {
-        self.shards.iter().map(|s| s.lock().db_ref(db).len()).sum()
+        (0..self.shards.len())
+            .map(|i| self.lock(i).db_ref(db).len())
+            .sum()
     }
 
     /// Sums of counters over all shards: (stats, keys per db, volatile keys
@@ -219,8 +314,8 @@ impl Keyspace {
             volatile: vec![0; self.databases],
             ..KeyspaceTotals::default()
         };
-        for s in self.shards.iter() {
-            let s = s.lock();
+        for i in 0..self.shards.len() {
+            let s = self.lock(i);
             t.hits += s.stats.hits;
             t.misses += s.stats.misses;
             for (i, db) in s.dbs.iter().enumerate() {
@@ -255,6 +350,32 @@ mod tests {
     #[test]
     fn entry_is_56_bytes() {
         assert_eq!(std::mem::size_of::<Entry>(), 56);
+    }
+
+    #[test]
+    fn exclusive_holds_every_shard_and_lends_them() {
+        let ks = std::sync::Arc::new(Keyspace::new(8, 1, 7));
+        let h = ks.hash(b"k");
+        // SAFETY: no guard leaves the closure.
+        #[allow(unsafe_code)]
+        let n = unsafe {
+            ks.exclusive(|| {
+                // Locks taken inside borrow the held shards (no self-deadlock).
+                let (_, mut a) = ks.lock_key(b"k");
+                a.db(0).set(b"k", h, Value::Int(1), Ttl::Persist, 0);
+                drop(a);
+                let mut all = ks.lock_all();
+                let n: usize = all.iter_mut().map(|s| s.db(0).len()).sum();
+                // Another thread cannot lock any shard meanwhile.
+                let other = ks.clone();
+                let t = std::thread::spawn(move || other.shards[3].try_lock().is_none());
+                assert!(t.join().unwrap());
+                n
+            })
+        };
+        assert_eq!(n, 1);
+        assert!(ks.shards.iter().all(|s| s.try_lock().is_some()));
+        assert_eq!(ks.dbsize(0), 1);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The value stored under a key.
 
 use crate::small::SmallBytes;
+use crate::types::{Hash, List, Set, ZSet};
 
 /// Longest string Redis stores with the `embstr` encoding, in bytes (44).
 pub const EMBSTR_MAX: usize = 44;
@@ -17,7 +18,7 @@ pub const EMBSTR_MAX: usize = 44;
 ///
 /// `Raw` holds a boxed slice rather than a [`SmallBytes`]: two variants of
 /// 24 bytes could not share the enum's 24 bytes, and an edited string in
-/// Redis is a heap `sds` too.
+/// Redis is a heap `sds` too. Containers are boxed for the same reason.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     /// A string, as bytes (`embstr` up to 44 bytes, else `raw`).
@@ -26,6 +27,14 @@ pub enum Value {
     Int(i64),
     /// A string changed by `APPEND` or `SETRANGE` (`raw` encoding).
     Raw(Box<[u8]>),
+    /// A hash.
+    Hash(Box<Hash>),
+    /// A list.
+    List(Box<List>),
+    /// A set.
+    Set(Box<Set>),
+    /// A sorted set.
+    ZSet(Box<ZSet>),
 }
 
 impl Value {
@@ -45,6 +54,10 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) | Value::Int(_) | Value::Raw(_) => "string",
+            Value::Hash(_) => "hash",
+            Value::List(_) => "list",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -54,6 +67,10 @@ impl Value {
             Value::Int(_) => "int",
             Value::Str(s) if s.len() <= EMBSTR_MAX => "embstr",
             Value::Str(_) | Value::Raw(_) => "raw",
+            Value::Hash(h) => h.encoding(),
+            Value::List(l) => l.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -69,6 +86,10 @@ impl Value {
             Value::Str(s) => s.heap_size(),
             Value::Raw(s) => s.len(),
             Value::Int(_) => 0,
+            Value::Hash(h) => std::mem::size_of::<Hash>() + h.heap_size(),
+            Value::List(l) => std::mem::size_of::<List>() + l.heap_size(),
+            Value::Set(s) => std::mem::size_of::<Set>() + s.heap_size(),
+            Value::ZSet(z) => std::mem::size_of::<ZSet>() + z.heap_size(),
         }
     }
 }

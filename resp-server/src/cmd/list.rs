@@ -1,0 +1,6 @@
+//! List commands (Redis' `list` group), blocking ones included.
+
+use super::Command;
+
+/// The commands of this group.
+pub const COMMANDS: &[Command] = &[];

@@ -1,0 +1,6 @@
+//! Set commands (Redis' `set` group).
+
+use super::Command;
+
+/// The commands of this group.
+pub const COMMANDS: &[Command] = &[];

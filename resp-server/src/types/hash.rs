@@ -1,0 +1,29 @@
+//! A hash: field-value pairs. (placeholder: being built)
+
+/// A hash: field-value pairs.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Hash {
+    len: usize,
+}
+
+impl Hash {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there is no element.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The encoding `OBJECT ENCODING` reports.
+    pub fn encoding(&self) -> &'static str {
+        "listpack"
+    }
+
+    /// Heap bytes owned (for memory stats).
+    pub fn heap_size(&self) -> usize {
+        0
+    }
+}
