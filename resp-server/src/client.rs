@@ -122,11 +122,9 @@ pub struct ClientHandle {
     pub no_touch: AtomicBool,
     /// Set when the client must disconnect (`CLIENT KILL`, shutdown).
     pub killed: AtomicBool,
-    /// Wakes the connection's task when `killed` is set.
-    pub kill: Notify,
-    /// Wakes the connection's task for a push ([`ClientHandle::push`]), a
-    /// key it waits on becoming ready ([`ClientHandle::wake_blocked`]) or
-    /// `CLIENT UNBLOCK`.
+    /// Wakes the connection's task: to close (`killed`), for a push
+    /// ([`ClientHandle::push`]), a key it waits on becoming ready
+    /// ([`ClientHandle::wake_blocked`]) or `CLIENT UNBLOCK`.
     pub wake: Notify,
     /// Non-zero while the client waits in a blocking command: the
     /// [`Blocked::gen`] of that wait.
@@ -163,7 +161,7 @@ impl ClientHandle {
     /// Asks the connection to close.
     pub fn kill(&self) {
         self.killed.store(true, Ordering::SeqCst);
-        self.kill.notify_one();
+        self.wake.notify_one();
     }
 
     /// Wakes the client if it still waits in the wait `gen` (a key it is
@@ -315,7 +313,6 @@ impl Clients {
             no_evict: AtomicBool::new(false),
             no_touch: AtomicBool::new(false),
             killed: AtomicBool::new(false),
-            kill: Notify::new(),
             wake: Notify::new(),
             block_gen: AtomicU64::new(0),
             block_ready: AtomicBool::new(false),

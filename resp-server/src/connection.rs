@@ -69,10 +69,12 @@ pub(crate) async fn serve_with<B: Batches>(
         recorded_cmd: None,
     };
     let mut shutdown = shared.shutdown_signal();
-    // Both are one-shot: armed once, not once per read.
-    let killed = handle.kill.notified();
     let stopped = shutdown.changed();
-    tokio::pin!(killed, stopped);
+    // Wake-ups (kill, pushes, a key this client waits on becoming ready,
+    // CLIENT UNBLOCK) share one Notify, armed once and re-armed only after
+    // it fires: no registration per read.
+    let wake = handle.wake.notified();
+    tokio::pin!(stopped, wake);
     loop {
         if handle.killed.load(Ordering::Relaxed) || shared.is_shutting_down() {
             break;
@@ -82,18 +84,23 @@ pub(crate) async fn serve_with<B: Batches>(
         // A blocked client's commands wait in the read buffer; reading on
         // notices a disconnect. The tick bounds how late a timeout is seen
         // (Redis checks them ten times a second too).
-        let tick = std::time::Duration::from_millis(if blocked { 100 } else { u64::MAX >> 2 });
+        let tick = std::time::Duration::from_millis(100);
         let event = tokio::select! {
             biased;
-            _ = &mut killed => break,
             _ = &mut stopped => break,
+            _ = &mut wake => {
+                wake.set(handle.wake.notified());
+                None
+            }
             r = stream.read_buf(&mut *conn.rbuf) => match r {
                 Ok(0) | Err(_) => break,
                 Ok(n) => Some(n),
             },
-            _ = handle.wake.notified() => None,
-            _ = tokio::time::sleep(tick), if blocked => None,
+            _ = async { tokio::time::sleep(tick).await }, if blocked => None,
         };
+        if handle.killed.load(Ordering::Relaxed) {
+            break;
+        }
         let mut close = false;
         if let Some(n) = event {
             shared.stats.net_input_bytes.add(n as u64);
@@ -331,9 +338,17 @@ pub fn execute(
         dispatch(&mut ctx, args)
     };
     if let Some(req) = ctx.client.block_request.take() {
-        // The handler registered as a waiter and wrote no reply.
         let db = ctx.client.db;
-        ctx.client.blocked = Some(Box::new(crate::blocking::Blocked::new(req, db, args)));
+        if req.on_timeout.is_some() {
+            // The handler registered as a waiter and wrote no reply.
+            ctx.client.blocked = Some(Box::new(crate::blocking::Blocked::new(req, db, args)));
+        } else {
+            // Registered on some keys, then replied (an error on a later
+            // key): undo the registrations.
+            let handle = ctx.client.handle.clone();
+            handle.block_gen.store(0, Ordering::Release);
+            crate::blocking::release(shared, &handle, db, &req.keys, req.gen, now_ms);
+        }
     }
     if ctx.client.handle.has_push.load(Ordering::Relaxed) {
         // Pushes this command caused for its own client (a PUBLISH to a
