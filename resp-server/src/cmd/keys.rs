@@ -31,6 +31,8 @@ pub(crate) const COMMANDS: &[Command] = &[
     command("touch", -2, READONLY | FAST, (1, -1, 1), "generic", "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", touch),
     command("type", 2, READONLY | FAST, (1, 1, 1), "generic", "1.0.0", "Determines the type of value stored at a key.", type_),
     command("rename", 3, WRITE, (1, 2, 1), "generic", "1.0.0", "Renames a key and overwrites the destination.", rename),
+    command("copy", -3, WRITE | DENYOOM, (1, 2, 1), "generic", "6.2.0", "Copies the value of a key to a new key.", copy),
+    command("move", 3, WRITE | FAST, (1, 1, 1), "generic", "1.0.0", "Moves a key to another database.", move_),
     command("renamenx", 3, WRITE | FAST, (1, 2, 1), "generic", "1.0.0", "Renames a key only when the target key name doesn't exist.", renamenx),
     command("expire", -3, WRITE | FAST, (1, 1, 1), "generic", "1.0.0", "Sets the expiration time of a key in seconds.", expire),
     command("pexpire", -3, WRITE | FAST, (1, 1, 1), "generic", "2.6.0", "Sets the expiration time of a key in milliseconds.", pexpire),
@@ -763,4 +765,111 @@ mod tests {
         assert_eq!(expire_when(i64::MAX, false, 0), Some(i64::MAX));
         assert_eq!(expire_when(i64::MAX, false, 1), None);
     }
+}
+
+// ---------------------------------------------------------------------------
+// COPY, MOVE
+
+/// Redis' `sameobjecterr`.
+const SAME_OBJECT: &str = "ERR source and destination objects are the same";
+
+/// Parses a database index argument as Redis' `COPY`/`MOVE` do: not an
+/// integer is `NOT_INT`, out of range `DB index is out of range`.
+fn db_arg(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<usize> {
+    let n = crate::cmd::int_arg(&mut ctx.out, arg)?;
+    match usize::try_from(n) {
+        Ok(i) if i < ctx.shared.keyspace.databases() && n <= i32::MAX as i64 => Some(i),
+        _ => {
+            ctx.out.error("ERR DB index is out of range");
+            None
+        }
+    }
+}
+
+/// `COPY source destination [DB destination-db] [REPLACE]`: copies the value
+/// and TTL; 1 if copied, 0 if the source is missing or the destination
+/// exists (without `REPLACE`). Both shards are locked together.
+pub fn copy(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let (src, dst) = (args.get(1), args.get(2));
+    let src_db = ctx.client.db;
+    let mut dst_db = src_db;
+    let mut replace = false;
+    let mut i = 3;
+    while i < args.len() {
+        let a = args.get(i);
+        if a.eq_ignore_ascii_case(b"replace") {
+            replace = true;
+        } else if a.eq_ignore_ascii_case(b"db") && i + 1 < args.len() {
+            let Some(d) = db_arg(ctx, args.get(i + 1)) else {
+                return;
+            };
+            dst_db = d;
+            i += 1;
+        } else {
+            return ctx.out.error(err::SYNTAX);
+        }
+        i += 1;
+    }
+    if src_db == dst_db && src == dst {
+        return ctx.out.error(SAME_OBJECT);
+    }
+    let shared = ctx.shared;
+    let now = ctx.now_ms;
+    let (routes, shards) = route(shared, [src, dst].into_iter());
+    let (rs, rd) = (routes[0], routes[1]);
+    let mut locked = shared.keyspace.lock_shards(&shards);
+    let source = {
+        let shard = locked.shard(rs.shard);
+        match shard.db(src_db).get(src, rs.hash, now) {
+            Some(e) => {
+                let copied = (e.value.clone(), e.expire_at());
+                shard.stats.hits += 1;
+                copied
+            }
+            None => {
+                shard.stats.misses += 1;
+                drop(locked);
+                return ctx.out.int(0);
+            }
+        }
+    };
+    let target = locked.shard(rd.shard).db(dst_db);
+    if target.contains(dst, rd.hash, now) {
+        if !replace {
+            drop(locked);
+            return ctx.out.int(0);
+        }
+        target.remove(dst, rd.hash);
+    }
+    let (value, expire_at) = source;
+    target.insert_new(dst, rd.hash, value, expire_at.map_or(Ttl::Persist, Ttl::At));
+    drop(locked);
+    ctx.out.int(1);
+}
+
+/// `MOVE key db`: moves the key (value and TTL) to database `db`; 1 if
+/// moved, 0 if the key is missing or exists there already.
+pub fn move_(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let key = args.get(1);
+    let Some(to) = db_arg(ctx, args.get(2)) else {
+        return;
+    };
+    let from = ctx.client.db;
+    if to == from {
+        return ctx.out.error(SAME_OBJECT);
+    }
+    let now = ctx.now_ms;
+    let (hash, mut shard) = ctx.shared.keyspace.lock_key(key);
+    if !shard.db(from).contains(key, hash, now) || shard.db(to).contains(key, hash, now) {
+        drop(shard);
+        return ctx.out.int(0);
+    }
+    let Some(entry) = shard.db(from).remove(key, hash) else {
+        drop(shard);
+        return ctx.out.int(0);
+    };
+    let ttl = entry.expire_at().map_or(Ttl::Persist, Ttl::At);
+    shard.db(to).insert_new(key, hash, entry.value, ttl);
+    drop(shard);
+    ctx.out.int(1);
 }
