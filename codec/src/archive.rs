@@ -173,6 +173,40 @@ where
     result
 }
 
+/// The capacity a codec's [`Codec::encode`] reserves for a new buffer: the
+/// size of a recent encoding, so that encoding a message like the last one
+/// allocates once instead of growing the buffer five times.
+#[derive(Debug)]
+pub(crate) struct SizeHint(std::sync::atomic::AtomicUsize);
+
+impl Default for SizeHint {
+    fn default() -> Self {
+        SizeHint(std::sync::atomic::AtomicUsize::new(256))
+    }
+}
+
+impl SizeHint {
+    /// Bytes to reserve.
+    #[inline]
+    pub(crate) fn get(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Notes an encoding of `n` bytes. The shared line is written only when
+    /// the hint is too small or more than 4x too big (at most 1 MiB is
+    /// reserved up front).
+    #[inline]
+    pub(crate) fn observe(&self, n: usize) {
+        let hint = self.get();
+        if n > hint || n.saturating_mul(4) < hint {
+            self.0.store(
+                n.next_power_of_two().min(1 << 20),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
+    }
+}
+
 /// Returns true when `bytes` starts at an address archives can be read at.
 #[inline]
 pub(crate) fn is_aligned(bytes: &[u8]) -> bool {
@@ -345,6 +379,7 @@ impl<A: rkyv::Portable + fmt::Debug> fmt::Debug for View<'_, A> {
 pub struct RkyvCodec {
     metrics: Metrics,
     max_depth: Option<NonZeroUsize>,
+    size_hint: SizeHint,
 }
 
 impl Default for RkyvCodec {
@@ -367,6 +402,7 @@ impl RkyvCodec {
         RkyvCodec {
             metrics: Metrics::new(metrics),
             max_depth: NonZeroUsize::new(max_depth),
+            size_hint: SizeHint::default(),
         }
     }
 
@@ -379,6 +415,7 @@ impl RkyvCodec {
     ///
     /// [`Error::Invalid`] when validation fails (offset 0: rkyv does not say
     /// where).
+    #[inline]
     pub fn access<'a, T: Archivable>(&self, bytes: &'a [u8]) -> Result<View<'a, T::Archived>> {
         let op = self.metrics.start_decode(bytes.len());
         let result = access_archive::<T>(bytes, self.max_depth, &self.metrics, CodecKind::Rkyv);
@@ -435,6 +472,13 @@ impl<T: Archivable> Codec<T> for RkyvCodec {
         "application/x-rkyv"
     }
 
+    fn encode(&self, value: &T) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(self.size_hint.get());
+        let n = self.encode_into(value, &mut out)?;
+        self.size_hint.observe(n);
+        Ok(out)
+    }
+
     fn encode_into(&self, value: &T, out: &mut Vec<u8>) -> Result<usize> {
         let op = self.metrics.start_encode();
         let start = out.len();
@@ -457,5 +501,34 @@ impl<T: Archivable> Codec<T> for RkyvCodec {
 
     fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_hint_follows_recent_encodings_within_bounds() {
+        let hint = SizeHint::default();
+        hint.observe(1000);
+        assert_eq!(hint.get(), 1024);
+        hint.observe(600); // within 4x: the line is not written
+        assert_eq!(hint.get(), 1024);
+        hint.observe(100);
+        assert_eq!(hint.get(), 128);
+        hint.observe(usize::MAX / 2);
+        assert_eq!(hint.get(), 1 << 20);
+    }
+
+    #[test]
+    fn encode_reserves_the_last_size_up_front() {
+        let codec = RkyvCodec::new();
+        let msg = crate::ChatMessage::new("1", &"x".repeat(600), 7, "ann", "lobby");
+        let first = Codec::encode(&codec, &msg).unwrap();
+        let second = Codec::encode(&codec, &msg).unwrap();
+        assert_eq!(first, second);
+        // One allocation of the hinted size, not a doubling sequence.
+        assert_eq!(second.capacity(), first.len().next_power_of_two());
     }
 }

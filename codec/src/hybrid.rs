@@ -207,6 +207,7 @@ pub struct HybridCodec {
     max_payload_len: u32,
     verify_checksum: bool,
     max_depth: Option<NonZeroUsize>,
+    size_hint: archive::SizeHint,
 }
 
 impl Default for HybridCodec {
@@ -228,6 +229,7 @@ impl HybridCodec {
             max_payload_len: config.max_payload_len,
             verify_checksum: config.verify_checksum,
             max_depth: NonZeroUsize::new(config.max_depth),
+            size_hint: archive::SizeHint::default(),
         }
     }
 
@@ -257,6 +259,7 @@ impl HybridCodec {
     /// Envelope errors (see [`Header::parse`]), [`Error::NotArchived`] for a
     /// JSON payload or untagged JSON, [`Error::Invalid`] when validation
     /// fails, [`Error::ChecksumMismatch`] when configured to verify.
+    #[inline]
     pub fn access<'a, T: Archivable>(&self, bytes: &'a [u8]) -> Result<View<'a, T::Archived>> {
         let op = self.metrics.start_decode(bytes.len());
         let result = self.access_inner::<T>(bytes);
@@ -451,6 +454,13 @@ impl<T: Archivable + Serialize + DeserializeOwned> Codec<T> for HybridCodec {
 
     fn content_type(&self) -> &'static str {
         "application/x-rkyv-hybrid"
+    }
+
+    fn encode(&self, value: &T) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(self.size_hint.get());
+        let n = self.encode_into(value, &mut out)?;
+        self.size_hint.observe(n);
+        Ok(out)
     }
 
     fn encode_into(&self, value: &T, out: &mut Vec<u8>) -> Result<usize> {

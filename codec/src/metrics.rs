@@ -1,14 +1,26 @@
 //! Per-codec counters: operations, time, bytes, JSON fallbacks, failures.
 //!
-//! Each counter is a relaxed [`AtomicU64`]: an encode or decode costs two
-//! uncontended atomic additions (the operation count, the byte count) and,
-//! one time in [`MetricsConfig::time_every`], two reads of the monotonic
-//! clock. Timing every operation would cost more than a small rkyv access
-//! itself (a clock read is about 20 ns), hence the sampling: the mean time
-//! of an operation is `encode_ns / encodes_timed`.
+//! The hot counters (operations, bytes, times) are kept per thread: each
+//! thread that uses a codec gets its own block of counters, which only that
+//! thread writes, with plain relaxed loads and stores (no locked
+//! read-modify-write, no cache line shared between threads); a snapshot
+//! sums the blocks of every thread, which stay registered after the thread
+//! ends. An update costs a thread-local lookup and two additions (about
+//! 2 ns) instead of two atomic read-modify-writes on shared lines (about
+//! 12 ns uncontended, far more when threads share a codec). Rare events
+//! (failures, JSON fallbacks, misaligned copies) are plain shared atomics.
+//!
+//! One operation in [`MetricsConfig::time_every`] also reads the monotonic
+//! clock twice: timing every operation would cost more than a small rkyv
+//! access itself (a clock read is about 20 ns), hence the sampling; the
+//! mean time of an operation is `encode_ns / encodes_timed`.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::Instant;
+
+use parking_lot::Mutex;
 
 /// How a codec's [`Metrics`] count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,18 +75,45 @@ pub struct Metrics {
     enabled: bool,
     /// `time_every - 1` (a power of two minus one); `None` times nothing.
     time_mask: Option<u64>,
-    encodes: AtomicU64,
+    /// Identifies these metrics in the threads' tables of blocks.
+    id: u64,
+    /// The counter blocks of every thread that counted here.
+    blocks: Mutex<Vec<Arc<Block>>>,
     encode_failures: AtomicU64,
+    decode_failures: AtomicU64,
+    json_fallbacks: AtomicU64,
+    misaligned_copies: AtomicU64,
+}
+
+/// One thread's hot counters of one [`Metrics`]. Written only by that
+/// thread (load, add, store: no lost update), read by snapshots.
+#[derive(Debug, Default)]
+struct Block {
+    encodes: AtomicU64,
     encodes_timed: AtomicU64,
     encode_ns: AtomicU64,
     decodes: AtomicU64,
-    decode_failures: AtomicU64,
     decodes_timed: AtomicU64,
     decode_ns: AtomicU64,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
-    json_fallbacks: AtomicU64,
-    misaligned_copies: AtomicU64,
+}
+
+/// Adds `n` to a counter only the calling thread writes.
+#[inline(always)]
+fn bump(c: &AtomicU64, n: u64) -> u64 {
+    let v = c.load(Relaxed);
+    c.store(v.wrapping_add(n), Relaxed);
+    v
+}
+
+/// Source of [`Metrics::id`].
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// This thread's counter blocks, by metrics id; the most recently used
+    /// first.
+    static BLOCKS: RefCell<Vec<(u64, Arc<Block>)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A point-in-time copy of a codec's [`Metrics`].
@@ -143,64 +182,95 @@ impl Metrics {
         Metrics {
             enabled: config.enabled,
             time_mask,
-            encodes: AtomicU64::new(0),
+            id: NEXT_ID.fetch_add(1, Relaxed),
+            blocks: Mutex::new(Vec::new()),
             encode_failures: AtomicU64::new(0),
-            encodes_timed: AtomicU64::new(0),
-            encode_ns: AtomicU64::new(0),
-            decodes: AtomicU64::new(0),
             decode_failures: AtomicU64::new(0),
-            decodes_timed: AtomicU64::new(0),
-            decode_ns: AtomicU64::new(0),
-            bytes_in: AtomicU64::new(0),
-            bytes_out: AtomicU64::new(0),
             json_fallbacks: AtomicU64::new(0),
             misaligned_copies: AtomicU64::new(0),
         }
     }
 
-    /// Returns a copy of every counter.
+    /// Returns a copy of every counter: the sums over all threads.
+    ///
+    /// Each thread's counters are exact; operations still running on other
+    /// threads may or may not be included.
     pub fn snapshot(&self) -> MetricsSnapshot {
-        MetricsSnapshot {
-            encodes: self.encodes.load(Relaxed),
+        let mut s = MetricsSnapshot {
             encode_failures: self.encode_failures.load(Relaxed),
-            encodes_timed: self.encodes_timed.load(Relaxed),
-            encode_ns: self.encode_ns.load(Relaxed),
-            decodes: self.decodes.load(Relaxed),
             decode_failures: self.decode_failures.load(Relaxed),
-            decodes_timed: self.decodes_timed.load(Relaxed),
-            decode_ns: self.decode_ns.load(Relaxed),
-            bytes_in: self.bytes_in.load(Relaxed),
-            bytes_out: self.bytes_out.load(Relaxed),
             json_fallbacks: self.json_fallbacks.load(Relaxed),
             misaligned_copies: self.misaligned_copies.load(Relaxed),
+            ..MetricsSnapshot::default()
+        };
+        for b in self.blocks.lock().iter() {
+            s.encodes += b.encodes.load(Relaxed);
+            s.encodes_timed += b.encodes_timed.load(Relaxed);
+            s.encode_ns += b.encode_ns.load(Relaxed);
+            s.decodes += b.decodes.load(Relaxed);
+            s.decodes_timed += b.decodes_timed.load(Relaxed);
+            s.decode_ns += b.decode_ns.load(Relaxed);
+            s.bytes_in += b.bytes_in.load(Relaxed);
+            s.bytes_out += b.bytes_out.load(Relaxed);
         }
+        s
+    }
+
+    /// Runs `f` on the calling thread's block, registering one on first use.
+    #[inline]
+    fn with_block<R>(&self, f: impl FnOnce(&Block) -> R) -> R {
+        BLOCKS.with(|cell| {
+            let mut blocks = cell.borrow_mut();
+            if let Some((id, b)) = blocks.first() {
+                if *id == self.id {
+                    return f(b);
+                }
+            }
+            let pos = match blocks.iter().position(|(id, _)| *id == self.id) {
+                Some(pos) => pos,
+                None => {
+                    // Forget the blocks of metrics dropped since (only this
+                    // table still holds them), then register a new one.
+                    blocks.retain(|(_, b)| Arc::strong_count(b) > 1);
+                    let block = Arc::new(Block::default());
+                    self.blocks.lock().push(block.clone());
+                    blocks.push((self.id, block));
+                    blocks.len() - 1
+                }
+            };
+            blocks[..=pos].rotate_right(1);
+            f(&blocks[0].1)
+        })
     }
 
     #[inline]
-    fn start(&self, count: &AtomicU64) -> Op {
+    fn start(&self, decode_bytes: Option<usize>) -> Op {
         if !self.enabled {
             return Op(None);
         }
-        let n = count.fetch_add(1, Relaxed);
+        let n = self.with_block(|b| match decode_bytes {
+            Some(bytes) => {
+                bump(&b.bytes_in, bytes as u64);
+                bump(&b.decodes, 1)
+            }
+            None => bump(&b.encodes, 1),
+        });
         match self.time_mask {
             Some(mask) if n & mask == 0 => Op(Some(Instant::now())),
             _ => Op(None),
         }
     }
 
+    /// Elapsed nanoseconds of a timed operation.
     #[inline]
-    fn finish(&self, op: Op, timed: &AtomicU64, ns: &AtomicU64) {
-        if let Some(start) = op.0 {
-            let elapsed = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
-            timed.fetch_add(1, Relaxed);
-            ns.fetch_add(elapsed, Relaxed);
-        }
+    fn elapsed(op: Op) -> Option<u64> {
+        op.0.map(|start| u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX))
     }
 
     /// Counts the start of an encode.
     #[inline]
     pub(crate) fn start_encode(&self) -> Op {
-        self.start(&self.encodes)
+        self.start(None)
     }
 
     /// Counts the end of an encode that wrote `bytes` bytes, or failed.
@@ -209,24 +279,24 @@ impl Metrics {
         if !self.enabled {
             return;
         }
-        self.finish(op, &self.encodes_timed, &self.encode_ns);
-        match result {
-            Ok(_) => {
-                self.bytes_out.fetch_add(bytes as u64, Relaxed);
-            }
-            Err(_) => {
-                self.encode_failures.fetch_add(1, Relaxed);
-            }
+        let ns = Self::elapsed(op);
+        if result.is_err() {
+            self.encode_failures.fetch_add(1, Relaxed);
         }
+        let out = if result.is_ok() { bytes as u64 } else { 0 };
+        self.with_block(|b| {
+            bump(&b.bytes_out, out);
+            if let Some(ns) = ns {
+                bump(&b.encodes_timed, 1);
+                bump(&b.encode_ns, ns);
+            }
+        });
     }
 
     /// Counts the start of a decode or access of `bytes` bytes.
     #[inline]
     pub(crate) fn start_decode(&self, bytes: usize) -> Op {
-        if self.enabled {
-            self.bytes_in.fetch_add(bytes as u64, Relaxed);
-        }
-        self.start(&self.decodes)
+        self.start(Some(bytes))
     }
 
     /// Counts the end of a decode or access.
@@ -235,9 +305,14 @@ impl Metrics {
         if !self.enabled {
             return;
         }
-        self.finish(op, &self.decodes_timed, &self.decode_ns);
         if result.is_err() {
             self.decode_failures.fetch_add(1, Relaxed);
+        }
+        if let Some(ns) = Self::elapsed(op) {
+            self.with_block(|b| {
+                bump(&b.decodes_timed, 1);
+                bump(&b.decode_ns, ns);
+            });
         }
     }
 
@@ -299,6 +374,42 @@ mod tests {
         m.finish_encode::<()>(op, &Err(crate::Error::PoolExhausted { capacity: 1 }), 3);
         m.json_fallback();
         assert_eq!(m.snapshot(), MetricsSnapshot::default());
+    }
+
+    #[test]
+    fn threads_count_into_their_own_blocks_and_snapshots_sum_them() {
+        let m = Arc::new(Metrics::default());
+        let other = Metrics::default();
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let m = m.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..10_000 {
+                        let op = m.start_decode(2);
+                        m.finish_decode(op, &Ok(()));
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        // Interleave two metrics on one thread: each keeps its own counts.
+        for _ in 0..3 {
+            let op = other.start_encode();
+            other.finish_encode(op, &Ok(()), 5);
+            let op = m.start_encode();
+            m.finish_encode(op, &Ok(()), 1);
+        }
+        let s = m.snapshot();
+        assert_eq!((s.decodes, s.bytes_in), (40_000, 80_000));
+        assert_eq!((s.encodes, s.bytes_out), (3, 3));
+        assert_eq!(
+            (other.snapshot().encodes, other.snapshot().bytes_out),
+            (3, 15)
+        );
+        // Blocks outlive their threads: 4 spawned + this one.
+        assert_eq!(m.blocks.lock().len(), 5);
     }
 
     #[test]
