@@ -2,7 +2,7 @@
 //! `CLIENT LIST`, `CLIENT KILL`, `INFO clients` and `maxclients`.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::BytesMut;
@@ -139,6 +139,34 @@ pub struct ClientHandle {
     pub inbox: Mutex<BytesMut>,
     /// Whether `inbox` may hold bytes (checked without the lock).
     pub has_push: AtomicBool,
+    /// Transaction and subscription counts, for `CLIENT LIST`.
+    pub shown: Shown,
+}
+
+/// What `CLIENT LIST` shows of a client's transaction and subscriptions,
+/// mirrored by its connection ([`crate::tx::TxState::show`],
+/// [`crate::pubsub::Subscriptions`]).
+#[derive(Debug)]
+pub struct Shown {
+    /// Channels subscribed to (`sub=`).
+    pub sub: AtomicUsize,
+    /// Patterns subscribed to (`psub=`).
+    pub psub: AtomicUsize,
+    /// Commands queued by `MULTI`, or -1 outside `MULTI` (`multi=`).
+    pub multi: AtomicI64,
+    /// Bytes held by the `MULTI` queue (`multi-mem=`).
+    pub multi_mem: AtomicUsize,
+}
+
+impl Default for Shown {
+    fn default() -> Shown {
+        Shown {
+            sub: AtomicUsize::new(0),
+            psub: AtomicUsize::new(0),
+            multi: AtomicI64::new(-1),
+            multi_mem: AtomicUsize::new(0),
+        }
+    }
 }
 
 /// [`ClientHandle::unblock`]: reply as if the wait timed out.
@@ -249,7 +277,19 @@ impl ClientHandle {
         };
         let age = now_ms.saturating_sub(self.created_ms) / 1000;
         let idle = now_ms.saturating_sub(idle_since) / 1000;
+        let shown = &self.shown;
+        let (sub, psub) = (
+            shown.sub.load(Ordering::Relaxed),
+            shown.psub.load(Ordering::Relaxed),
+        );
+        let multi = shown.multi.load(Ordering::Relaxed);
         let mut flags = String::new();
+        if sub + psub > 0 {
+            flags.push('P');
+        }
+        if multi >= 0 {
+            flags.push('x');
+        }
         if self.no_evict.load(Ordering::Relaxed) {
             flags.push('e');
         }
@@ -263,7 +303,8 @@ impl ClientHandle {
         let _ = write!(
             out,
             "id={} addr={} laddr={} fd=0 name={} age={age} idle={idle} flags={flags} \
-             db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 \
+             db={} sub={sub} psub={psub} ssub=0 multi={multi} qbuf=0 qbuf-free=0 argv-mem=0 \
+             multi-mem={} \
              rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={cmd} user=default \
              redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
@@ -271,6 +312,7 @@ impl ClientHandle {
             self.laddr,
             names.name,
             self.db.load(Ordering::Relaxed),
+            shown.multi_mem.load(Ordering::Relaxed),
             self.resp.load(Ordering::Relaxed),
             names.lib_name,
             names.lib_ver,
@@ -319,6 +361,7 @@ impl Clients {
             unblock: AtomicU8::new(0),
             inbox: Mutex::new(BytesMut::new()),
             has_push: AtomicBool::new(false),
+            shown: Shown::default(),
         });
         self.map.lock().insert(id, handle.clone());
         Some(handle)

@@ -22,7 +22,7 @@ use tokio::net::TcpStream;
 use crate::client::{Client, ClientHandle, ReplyMode};
 use crate::cmd::{self, Args, Ctx};
 use crate::parse::{ArgSource, Limits, Parser};
-use crate::reply::Reply;
+use crate::reply::{Protocol, Reply};
 use crate::shared::Shared;
 
 /// Initial size of a connection's read and write buffers, bytes.
@@ -143,6 +143,7 @@ pub(crate) async fn serve_with<B: Batches>(
             shared.clock.now_ms(),
         );
     }
+    conn.client.tx.reset(&shared);
     let _ = stream.shutdown().await;
     shared.clients.unregister(handle.id);
 }
@@ -328,10 +329,14 @@ pub fn execute(
         now_ms,
         out: Reply::new(wbuf, proto),
     };
-    let ran = if ctx.client.authenticated && args.len() == 2 && name.eq_ignore_ascii_case(b"get") {
+    // The fast paths skip the checks of `dispatch`: only for a client with
+    // nothing to check (authenticated, not queueing, not subscribed).
+    let plain =
+        ctx.client.authenticated && !ctx.client.tx.in_multi() && ctx.client.subs.count() == 0;
+    let ran = if plain && args.len() == 2 && name.eq_ignore_ascii_case(b"get") {
         cmd::string::get(&mut ctx, args);
         Some("get")
-    } else if ctx.client.authenticated && args.len() == 3 && name.eq_ignore_ascii_case(b"set") {
+    } else if plain && args.len() == 3 && name.eq_ignore_ascii_case(b"set") {
         cmd::string::set(&mut ctx, args);
         Some("set")
     } else {
@@ -350,9 +355,11 @@ pub fn execute(
             crate::blocking::release(shared, &handle, db, &req.keys, req.gen, now_ms);
         }
     }
-    if ctx.client.handle.has_push.load(Ordering::Relaxed) {
+    if !ctx.client.in_exec && ctx.client.handle.has_push.load(Ordering::Relaxed) {
         // Pushes this command caused for its own client (a PUBLISH to a
         // channel it subscribed to) go before its reply, as in Redis.
+        // Inside EXEC they wait for the end of EXEC's array (then go
+        // before it), so they never land between its elements.
         let buf = ctx.out.buffer();
         let reply = buf.split_off(mark);
         ctx.client.handle.take_pushes(buf);
@@ -369,16 +376,54 @@ pub fn execute(
     ran
 }
 
+/// Looks the command up and checks it as Redis' `processCommand` does
+/// (name, arity, authentication, the RESP2 pub/sub context), then queues
+/// it (inside `MULTI`) or runs it. A command rejected inside `MULTI` makes
+/// its `EXEC` fail.
 fn dispatch(ctx: &mut Ctx<'_>, args: Args<'_>) -> Option<&'static str> {
     let Some(command) = cmd::lookup(args.get(0)) else {
         cmd::unknown_command(&mut ctx.out, args);
+        ctx.client.tx.flag_error();
         return None;
     };
+    let subscribed = ctx.client.subs.count() > 0 && ctx.client.proto == Protocol::Resp2;
     if !command.arity_ok(args.len()) {
         cmd::wrong_arity(&mut ctx.out, args.get(0));
+        ctx.client.tx.flag_error();
     } else if !ctx.client.authenticated && !command.has(cmd::flags::NO_AUTH) {
         ctx.out.error(cmd::err::NOAUTH);
+        ctx.client.tx.flag_error();
+    } else if subscribed && !cmd::pubsub::allowed_in_context(command) {
+        cmd::pubsub::context_error(ctx, command, args);
+        ctx.client.tx.flag_error();
+    } else if ctx.client.tx.in_multi()
+        && !command.has(cmd::flags::NOT_QUEUED)
+        && !matches!(command.name, "quit" | "reset")
+    {
+        if ctx
+            .client
+            .tx
+            .queue(args, ctx.shared.config.query_buffer_limit())
+        {
+            ctx.client.tx.show(&ctx.client.handle);
+            ctx.out.simple("QUEUED");
+        } else {
+            // As for a query buffer past the limit: closed without a reply.
+            tracing::warn!(
+                id = ctx.client.id(),
+                "closing client whose MULTI queue reached max query buffer length"
+            );
+            ctx.client.close_after_reply = true;
+        }
+    } else if subscribed && command.name == "ping" && args.len() <= 2 {
+        cmd::pubsub::ping_subscribed(ctx, args);
     } else {
+        if command.name == "reset" {
+            // RESET leaves MULTI, unwatches and unsubscribes (silently).
+            ctx.client.tx.reset(ctx.shared);
+            ctx.client.tx.show(&ctx.client.handle);
+            cmd::pubsub::reset(ctx);
+        }
         (command.run)(ctx, args);
     }
     Some(command.name)

@@ -13,6 +13,7 @@ use crate::client::Clients;
 use crate::clock::Clock;
 use crate::config::ConfigStore;
 use crate::keyspace::Keyspace;
+use crate::pubsub::Registry;
 
 /// Server-wide counters reported by `INFO stats`.
 #[derive(Debug, Default)]
@@ -104,8 +105,8 @@ impl Counter {
     }
 }
 
-/// Everything connections share: keyspace, configuration, clients, counters,
-/// the clock, buffers and the shutdown signal.
+/// Everything connections share: keyspace, configuration, clients, pub/sub
+/// subscriptions, counters, the clock, buffers and the shutdown signal.
 #[derive(Debug)]
 pub struct Shared {
     /// The data.
@@ -114,6 +115,8 @@ pub struct Shared {
     pub config: ConfigStore,
     /// Connected clients.
     pub clients: Clients,
+    /// Pub/sub channels and patterns with their subscribers.
+    pub pubsub: Arc<Registry>,
     /// Counters.
     pub stats: Stats,
     /// Time source (injected in tests).
@@ -146,6 +149,7 @@ impl Shared {
             keyspace: Keyspace::new(shards, databases, rng.u64(..)),
             config,
             clients: Clients::default(),
+            pubsub: Arc::default(),
             stats: Stats::default(),
             clock,
             buffers: BufferPool::default(),

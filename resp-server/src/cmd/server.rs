@@ -983,6 +983,10 @@ fn info_stats(ctx: &Ctx<'_>, totals: Option<&crate::keyspace::KeyspaceTotals>, o
     field(out, "evicted_clients", 0);
     field(out, "keyspace_hits", hits);
     field(out, "keyspace_misses", misses);
+    let (channels, patterns) = ctx.shared.pubsub.counts();
+    field(out, "pubsub_channels", channels);
+    field(out, "pubsub_patterns", patterns);
+    field(out, "pubsubshard_channels", 0);
     field(out, "latest_fork_usec", 0);
     field(out, "total_forks", 0);
     field(out, "total_error_replies", s.error_replies.get());

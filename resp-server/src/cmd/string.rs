@@ -435,6 +435,7 @@ pub fn getex(ctx: &mut Ctx<'_>, args: Args<'_>) {
         None => None,
     };
     reply_value(ctx, &e.value);
+    let had_ttl = e.expire_at().is_some();
     let now = ctx.now_ms;
     match (opts.expire, at) {
         (Some((ExpireOpt::ExAt | ExpireOpt::PxAt, _)), Some(at)) if at <= now => {
@@ -443,7 +444,8 @@ pub fn getex(ctx: &mut Ctx<'_>, args: Args<'_>) {
         (_, Some(at)) => {
             db.set_expire(key, hash, at, now);
         }
-        _ if opts.persist => {
+        // As Redis, only a TTL actually removed counts as a change (WATCH).
+        _ if opts.persist && had_ttl => {
             db.set_expire(key, hash, 0, now);
         }
         _ => {}
@@ -549,6 +551,7 @@ pub fn append(ctx: &mut Ctx<'_>, args: Args<'_>) {
     }
     let old = std::mem::replace(&mut e.value, Value::Int(0));
     e.value = Value::Raw(concat(old, tail));
+    db.touch(key);
     ctx.out.int((len + tail.len()) as i64);
 }
 
@@ -644,6 +647,7 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) {
         return ctx.out.error(err::OVERFLOW);
     };
     e.value = Value::Int(sum);
+    db.touch(key);
     ctx.out.int(sum);
 }
 
@@ -681,7 +685,10 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) {
     sum.format_human(&mut text);
     let value = Value::Str(SmallBytes::new(&text));
     match entry.take() {
-        Some(e) => e.value = value,
+        Some(e) => {
+            e.value = value;
+            db.touch(key);
+        }
         None => db.insert_new(key, hash, value, Ttl::Persist),
     }
     ctx.out.bulk(&text);
@@ -766,13 +773,16 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let end = offset + patch.len();
     let new_len = len.max(end);
     match entry {
-        Some(e) => match &mut e.value {
-            Value::Raw(s) if end <= len => s[offset..end].copy_from_slice(patch),
-            value => {
-                let old = std::mem::replace(value, Value::Int(0));
-                *value = Value::Raw(overwrite(&old, new_len, offset, patch));
+        Some(e) => {
+            match &mut e.value {
+                Value::Raw(s) if end <= len => s[offset..end].copy_from_slice(patch),
+                value => {
+                    let old = std::mem::replace(value, Value::Int(0));
+                    *value = Value::Raw(overwrite(&old, new_len, offset, patch));
+                }
             }
-        },
+            db.touch(key);
+        }
         None => {
             let value = Value::Raw(overwrite(
                 &Value::Str(SmallBytes::EMPTY),
