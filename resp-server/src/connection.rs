@@ -85,7 +85,16 @@ pub(crate) async fn serve_with<B: Batches>(
         // notices a disconnect. The tick bounds how late a timeout is seen
         // (Redis checks them ten times a second too).
         let tick = std::time::Duration::from_millis(100);
-        let event = tokio::select! {
+        let woken = handle.has_push.load(Ordering::Acquire)
+            || (blocked
+                && (handle.block_ready.load(Ordering::Acquire)
+                    || handle.unblock.load(Ordering::Acquire) != 0));
+        let event = if woken {
+            // Woken while the last replies were written (the write took the
+            // wake-up): act on it now.
+            None
+        } else {
+            tokio::select! {
             biased;
             _ = &mut stopped => break,
             _ = &mut wake => {
@@ -97,6 +106,7 @@ pub(crate) async fn serve_with<B: Batches>(
                 Ok(n) => Some(n),
             },
             _ = async { tokio::time::sleep(tick).await }, if blocked => None,
+            }
         };
         if handle.killed.load(Ordering::Relaxed) {
             break;
@@ -123,7 +133,24 @@ pub(crate) async fn serve_with<B: Batches>(
         handle.take_pushes(&mut conn.wbuf);
         if !conn.wbuf.is_empty() {
             shared.stats.net_output_bytes.add(conn.wbuf.len() as u64);
-            if stream.write_all(&conn.wbuf).await.is_err() {
+            // Written in steps that a kill can interrupt: a killed slow
+            // subscriber whose peer stopped reading closes at once.
+            let mut out: &[u8] = &conn.wbuf;
+            let mut dead = false;
+            while !out.is_empty() && !dead {
+                tokio::select! {
+                    biased;
+                    r = stream.write(out) => match r {
+                        Ok(0) | Err(_) => dead = true,
+                        Ok(n) => out = &out[n..],
+                    },
+                    _ = &mut wake => {
+                        wake.set(handle.wake.notified());
+                        dead = handle.killed.load(Ordering::Relaxed);
+                    }
+                }
+            }
+            if dead {
                 break;
             }
             conn.wbuf.clear();
