@@ -717,56 +717,6 @@ pub fn object(ctx: &mut Ctx<'_>, args: Args<'_>) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursor_parsing_matches_strtoul() {
-        assert_eq!(parse_cursor(b"0"), Some(0));
-        assert_eq!(parse_cursor(b""), Some(0));
-        assert_eq!(parse_cursor(b"+7"), Some(7));
-        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"18446744073709551616"), None);
-        for bad in [&b"-"[..], b"+", b" 0", b"0x1", b"1 ", b"abc"] {
-            assert_eq!(parse_cursor(bad), None, "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn cursor_round_trips() {
-        for shards in [1usize, 2, 64, 1 << 16] {
-            for (shard, slot) in [(0, 0), (shards - 1, 1), (shards / 2, u32::MAX as u64)] {
-                let c = ScanCursor { shard, slot };
-                assert_eq!(ScanCursor::decode(c.encode(shards), shards), c);
-            }
-            assert_eq!(
-                ScanCursor::decode(0, shards),
-                ScanCursor { shard: 0, slot: 0 }
-            );
-        }
-    }
-
-    #[test]
-    fn expire_arithmetic_matches_redis() {
-        let now = 1_700_000_000_000;
-        assert_eq!(expire_when(10, true, now), Some(now + 10_000));
-        assert_eq!(expire_when(-5, false, now), Some(now - 5));
-        // EXPIRE k 9223372036854775: fits in ms, overflows once now is added.
-        assert_eq!(expire_when(9_223_372_036_854_775, true, now), None);
-        assert_eq!(
-            expire_when(9_223_372_036_854_775, true, 0),
-            Some(9_223_372_036_854_775_000)
-        );
-        assert_eq!(expire_when(9_223_372_036_854_776, true, 0), None);
-        assert_eq!(expire_when(i64::MIN, true, 0), None);
-        assert_eq!(expire_when(i64::MIN, false, now), Some(i64::MIN + now));
-        assert_eq!(expire_when(i64::MAX, false, 0), Some(i64::MAX));
-        assert_eq!(expire_when(i64::MAX, false, 1), None);
-    }
-}
-
 // ---------------------------------------------------------------------------
 // COPY, MOVE
 
@@ -872,4 +822,54 @@ pub fn move_(ctx: &mut Ctx<'_>, args: Args<'_>) {
     shard.db(to).insert_new(key, hash, entry.value, ttl);
     drop(shard);
     ctx.out.int(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_parsing_matches_strtoul() {
+        assert_eq!(parse_cursor(b"0"), Some(0));
+        assert_eq!(parse_cursor(b""), Some(0));
+        assert_eq!(parse_cursor(b"+7"), Some(7));
+        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"18446744073709551616"), None);
+        for bad in [&b"-"[..], b"+", b" 0", b"0x1", b"1 ", b"abc"] {
+            assert_eq!(parse_cursor(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn cursor_round_trips() {
+        for shards in [1usize, 2, 64, 1 << 16] {
+            for (shard, slot) in [(0, 0), (shards - 1, 1), (shards / 2, u32::MAX as u64)] {
+                let c = ScanCursor { shard, slot };
+                assert_eq!(ScanCursor::decode(c.encode(shards), shards), c);
+            }
+            assert_eq!(
+                ScanCursor::decode(0, shards),
+                ScanCursor { shard: 0, slot: 0 }
+            );
+        }
+    }
+
+    #[test]
+    fn expire_arithmetic_matches_redis() {
+        let now = 1_700_000_000_000;
+        assert_eq!(expire_when(10, true, now), Some(now + 10_000));
+        assert_eq!(expire_when(-5, false, now), Some(now - 5));
+        // EXPIRE k 9223372036854775: fits in ms, overflows once now is added.
+        assert_eq!(expire_when(9_223_372_036_854_775, true, now), None);
+        assert_eq!(
+            expire_when(9_223_372_036_854_775, true, 0),
+            Some(9_223_372_036_854_775_000)
+        );
+        assert_eq!(expire_when(9_223_372_036_854_776, true, 0), None);
+        assert_eq!(expire_when(i64::MIN, true, 0), None);
+        assert_eq!(expire_when(i64::MIN, false, now), Some(i64::MIN + now));
+        assert_eq!(expire_when(i64::MAX, false, 0), Some(i64::MAX));
+        assert_eq!(expire_when(i64::MAX, false, 1), None);
+    }
 }
