@@ -60,34 +60,106 @@ pub fn parse_f64(bytes: &[u8]) -> Option<f64> {
     }
 }
 
-/// Formats `v` as `printf("%.17g")` would with shortest round-trip digits:
-/// Redis 7 uses this form (`fpconv_dtoa`) for scores and RESP2 doubles.
-/// Infinities print as `inf`/`-inf`.
-pub fn format_f64_g17(v: f64, out: &mut Vec<u8>) {
-    use std::io::Write;
+/// Formats a score with the shortest digits that read back to the same
+/// double, laid out as C's `%.17g` (Redis 7.2+ `fpconv_dtoa`): fixed
+/// notation for decimal exponents -4 to 16 (`0.1`, `3`, `1e-05` below),
+/// else `d.ddde+XX` with at least two exponent digits; `inf`, `-inf`,
+/// and `-0` for negative zero. Returns the number of bytes written to
+/// `out`.
+pub fn format_double(v: f64, out: &mut [u8; 40]) -> usize {
+    let mut n = 0;
+    let mut put = |out: &mut [u8; 40], b: u8| {
+        out[n] = b;
+        n += 1;
+    };
+    if v.is_nan() {
+        out[..3].copy_from_slice(b"nan");
+        return 3;
+    }
+    if v.is_sign_negative() {
+        put(out, b'-');
+    }
     if v.is_infinite() {
-        out.extend_from_slice(if v > 0.0 { b"inf" } else { b"-inf" });
-        return;
+        for &b in b"inf" {
+            put(out, b);
+        }
+        return n;
     }
     if v == 0.0 {
-        out.extend_from_slice(if v.is_sign_negative() { b"-0" } else { b"0" });
-        return;
+        put(out, b'0');
+        return n;
     }
-    let exp = v.abs().log10().floor() as i32;
-    if (-5..21).contains(&exp) {
-        let _ = write!(out, "{v}");
+    let mut rb = ryu::Buffer::new();
+    let s = rb.format_finite(v.abs()).as_bytes();
+    let (mant, exp10) = match s.iter().position(|&c| c == b'e' || c == b'E') {
+        Some(e) => (
+            &s[..e],
+            std::str::from_utf8(&s[e + 1..])
+                .ok()
+                .and_then(|e| e.parse::<i32>().ok())
+                .unwrap_or(0),
+        ),
+        None => (s, 0),
+    };
+    let int_len = mant.iter().position(|&c| c == b'.').unwrap_or(mant.len());
+    // All mantissa digits; the first has decimal exponent int_len - 1 + exp10.
+    let mut digits = [0u8; 32];
+    let mut nd = 0;
+    for &c in mant.iter().filter(|c| c.is_ascii_digit()) {
+        if nd < digits.len() {
+            digits[nd] = c;
+            nd += 1;
+        }
+    }
+    let mut x = int_len as i32 - 1 + exp10;
+    let lead = digits[..nd].iter().take_while(|&&d| d == b'0').count();
+    digits.copy_within(lead..nd, 0);
+    nd -= lead;
+    x -= lead as i32;
+    while nd > 1 && digits[nd - 1] == b'0' {
+        nd -= 1;
+    }
+    let digits = &digits[..nd];
+    if (-4..17).contains(&x) {
+        if x >= 0 {
+            let x = x as usize;
+            for k in 0..=x {
+                put(out, digits.get(k).copied().unwrap_or(b'0'));
+            }
+            if digits.len() > x + 1 {
+                put(out, b'.');
+                for &d in &digits[x + 1..] {
+                    put(out, d);
+                }
+            }
+        } else {
+            put(out, b'0');
+            put(out, b'.');
+            for _ in 0..(-x - 1) {
+                put(out, b'0');
+            }
+            for &d in digits {
+                put(out, d);
+            }
+        }
     } else {
-        // Exponent form like %g: mantissa, 'e', sign, at least two digits.
-        let s = format!("{v:e}");
-        let (mant, e) = s.split_once('e').unwrap_or((&s, "0"));
-        let e: i32 = e.parse().unwrap_or(0);
-        let _ = write!(
-            out,
-            "{mant}e{}{:02}",
-            if e < 0 { '-' } else { '+' },
-            e.unsigned_abs()
-        );
+        put(out, digits[0]);
+        if digits.len() > 1 {
+            put(out, b'.');
+            for &d in &digits[1..] {
+                put(out, d);
+            }
+        }
+        put(out, b'e');
+        put(out, if x < 0 { b'-' } else { b'+' });
+        let ax = x.unsigned_abs();
+        if ax >= 100 {
+            put(out, b'0' + (ax / 100) as u8);
+        }
+        put(out, b'0' + (ax / 10 % 10) as u8);
+        put(out, b'0' + (ax % 10) as u8);
     }
+    n
 }
 
 #[cfg(test)]
@@ -132,9 +204,9 @@ mod tests {
     }
 
     fn g17(v: f64) -> String {
-        let mut out = Vec::new();
-        format_f64_g17(v, &mut out);
-        String::from_utf8(out).unwrap()
+        let mut out = [0u8; 40];
+        let n = format_double(v, &mut out);
+        String::from_utf8(out[..n].to_vec()).unwrap()
     }
 
     #[test]
@@ -143,6 +215,11 @@ mod tests {
         assert_eq!(g17(f64::INFINITY), "inf");
         assert_eq!(g17(1e21), "1e+21");
         assert_eq!(g17(1.25e-7), "1.25e-07");
+        assert_eq!(g17(1e-5), "1e-05");
+        assert_eq!(g17(0.0001), "0.0001");
+        assert_eq!(g17(0.1), "0.1");
+        assert_eq!(g17(1e16), "10000000000000000");
+        assert_eq!(g17(1e17), "1e+17");
         assert_eq!(g17(100.0), "100");
     }
 }

@@ -224,13 +224,14 @@ impl<'a> Reply<'a> {
     /// A double: `,v` in RESP3, a bulk string in RESP2, formatted as Redis
     /// does (shortest round-trip digits, `inf`/`-inf`).
     pub fn double(&mut self, v: f64) {
-        let mut tmp = Vec::with_capacity(32);
-        crate::num::format_f64_g17(v, &mut tmp);
+        let mut buf = [0u8; 40];
+        let n = crate::num::format_double(v, &mut buf);
+        let tmp = &buf[..n];
         match self.proto {
-            Protocol::Resp2 => self.bulk(&tmp),
+            Protocol::Resp2 => self.bulk(tmp),
             Protocol::Resp3 => {
                 self.buf.put_u8(b',');
-                self.buf.extend_from_slice(&tmp);
+                self.buf.extend_from_slice(tmp);
                 self.buf.extend_from_slice(b"\r\n");
             }
         }

@@ -83,16 +83,7 @@ fn limits(ctx: &Ctx<'_>) -> Limits {
 /// Writes a score: a double in RESP3, a bulk string in RESP2.
 #[inline]
 fn reply_score(out: &mut Reply<'_>, v: f64) {
-    if out.is_resp3() {
-        // As `Reply::double`, in the `%.17g` layout of `format_score`.
-        let mut buf = [0u8; 40];
-        let n = zset::format_score(v, &mut buf);
-        out.raw(b",");
-        out.raw(&buf[..n]);
-        out.raw(b"\r\n");
-    } else {
-        bulk_score(out, v);
-    }
+    out.double(v);
 }
 
 /// Writes a score as a bulk string in any protocol (`ZSCAN`).
