@@ -365,6 +365,7 @@ pub(crate) const CLIENT_SUBCOMMANDS: &[Subcommand] = &[
     sub("reply", "client|reply", 3, client_reply),
     sub("no-evict", "client|no-evict", 3, client_no_evict),
     sub("no-touch", "client|no-touch", 3, client_no_touch),
+    sub("unblock", "client|unblock", -3, client_unblock),
     sub("help", "client|help", 2, client_help),
 ];
 
@@ -405,6 +406,8 @@ const CLIENT_HELP: &[&str] = &[
     "    Set client meta attr. Options are:",
     "    * LIB-NAME: the client lib name.",
     "    * LIB-VER: the client lib version.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
     "NO-EVICT (ON|OFF)",
     "    Protect current client connection from eviction.",
     "NO-TOUCH (ON|OFF)",
@@ -511,6 +514,51 @@ pub fn client_info(ctx: &mut Ctx<'_>, _args: Args<'_>) {
         .write_info(&mut text, ctx.now_ms, Some("client|info"));
     text.push('\n');
     ctx.out.verbatim(text.as_bytes());
+}
+
+/// `CLIENT UNBLOCK client-id [TIMEOUT | ERROR]`: ends the wait of a
+/// client blocked in a blocking command, with the command's timeout reply
+/// (default) or the `-UNBLOCKED` error. Replies 1 if that client was
+/// blocked, else 0. As Redis, the reason is checked before the id.
+pub fn client_unblock(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    if args.len() > 4 {
+        ctx.out.error_parts(&[
+            b"ERR unknown subcommand or wrong number of arguments for '",
+            super::shown_max(args.get(1), super::SHOWN_MAX),
+            b"'. Try CLIENT HELP.",
+        ]);
+        return;
+    }
+    let reason = if args.len() == 4 {
+        let r = args.get(3);
+        if r.eq_ignore_ascii_case(b"timeout") {
+            crate::client::UNBLOCK_TIMEOUT
+        } else if r.eq_ignore_ascii_case(b"error") {
+            crate::client::UNBLOCK_ERROR
+        } else {
+            ctx.out
+                .error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+            return;
+        }
+    } else {
+        crate::client::UNBLOCK_TIMEOUT
+    };
+    let Some(id) = super::int_arg(&mut ctx.out, args.get(2)) else {
+        return;
+    };
+    let target = u64::try_from(id)
+        .ok()
+        .and_then(|id| ctx.shared.clients.get(id))
+        .filter(|h| h.block_gen.load(std::sync::atomic::Ordering::Acquire) != 0);
+    match target {
+        Some(h) => {
+            h.unblock
+                .store(reason, std::sync::atomic::Ordering::Release);
+            h.wake.notify_one();
+            ctx.out.int(1);
+        }
+        None => ctx.out.int(0),
+    }
 }
 
 /// A `TYPE` argument of `CLIENT LIST` / `CLIENT KILL`: whether it names
