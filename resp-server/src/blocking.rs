@@ -56,11 +56,15 @@ impl BlockKind {
 }
 
 /// The reply of a blocking command that timed out.
+///
+/// Redis 7.0 answers every timed-out list or sorted-set wait with a null
+/// array, `BLMOVE` and `BRPOPLPUSH` included (inside `EXEC`, where they do
+/// not block, those two reply a null bulk like `LMOVE`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TimeoutReply {
-    /// Null array (`*-1` in RESP2, `_` in RESP3): `BLPOP`, `BZPOPMIN`, ...
+    /// Null array (`*-1` in RESP2, `_` in RESP3).
     NullArray,
-    /// Null bulk (`$-1` in RESP2, `_` in RESP3): `BLMOVE`, `BRPOPLPUSH`.
+    /// Null bulk (`$-1` in RESP2, `_` in RESP3).
     NullBulk,
 }
 
