@@ -76,25 +76,32 @@ pub fn encode(value: &Value, out: &mut Vec<u8>) {
         Value::List(l) => {
             out.push(TYPE_LIST);
             put_varint(out, l.len() as u64);
-            l.for_each_item(|item| put_item(out, item));
+            let mut tmp = Vec::new();
+            for item in l.iter() {
+                tmp.clear();
+                item.write_to(&mut tmp);
+                put_item(out, &tmp);
+            }
         }
         Value::Set(s) => {
             out.push(TYPE_SET);
             put_varint(out, s.len() as u64);
-            s.for_each_member(|m| put_item(out, m));
+            for m in s.iter() {
+                m.with_bytes(|b| put_item(out, b));
+            }
         }
         Value::Hash(h) => {
             out.push(TYPE_HASH);
             put_varint(out, h.len() as u64);
-            h.for_each_pair(|f, v| {
-                put_item(out, f);
-                put_item(out, v);
-            });
+            for (f, v) in h.iter() {
+                f.with_bytes(|b| put_item(out, b));
+                v.with_bytes(|b| put_item(out, b));
+            }
         }
         Value::ZSet(z) => {
             out.push(TYPE_ZSET);
             put_varint(out, z.len() as u64);
-            z.for_each_pair(|m, score| {
+            z.for_range(0, z.len(), false, |m, score| {
                 put_item(out, m);
                 out.extend_from_slice(&score.to_le_bytes());
             });
@@ -129,45 +136,53 @@ pub fn decode(payload: &[u8], limits: &crate::config::Encodings) -> Result<Value
         TYPE_STRING => return Ok(Value::string(rest)),
         TYPE_LIST => {
             let n = r.count(1)?;
-            let mut items = Vec::with_capacity(n);
+            let mut list = crate::types::List::new(limits.list_max_listpack_size);
             for _ in 0..n {
-                items.push(r.item()?);
+                list.push(crate::types::list::End::Back, r.item()?);
             }
-            crate::types::List::from_items(&items, limits).map(|l| Value::List(Box::new(l)))
+            Some(Value::List(Box::new(list)))
         }
         TYPE_SET => {
             let n = r.count(1)?;
-            let mut items = Vec::with_capacity(n);
+            let mut set = crate::types::Set::new();
             for _ in 0..n {
-                items.push(r.item()?);
+                if !set.insert(r.item()?, limits.set_max_intset_entries) {
+                    return Err(DumpError::BadFormat);
+                }
             }
-            crate::types::Set::from_members(&items, limits).map(|s| Value::Set(Box::new(s)))
+            Some(Value::Set(Box::new(set)))
         }
         TYPE_HASH => {
             let n = r.count(2)?;
-            let mut pairs = Vec::with_capacity(n);
+            let mut hash = crate::types::Hash::new();
             for _ in 0..n {
-                pairs.push((r.item()?, r.item()?));
+                let (f, v) = (r.item()?, r.item()?);
+                if !hash.set(f, v, limits) {
+                    return Err(DumpError::BadFormat);
+                }
             }
-            crate::types::Hash::from_pairs(&pairs, limits).map(|h| Value::Hash(Box::new(h)))
+            Some(Value::Hash(Box::new(hash)))
         }
         TYPE_ZSET => {
             let n = r.count(9)?;
-            let mut pairs = Vec::with_capacity(n);
+            let zlimits = crate::types::zset::Limits::from(*limits);
+            let mut zset = crate::types::ZSet::new();
             for _ in 0..n {
                 let m = r.item()?;
-                let score = f64::from_le_bytes(r.take(8)?.try_into().map_err(|_| DumpError::BadFormat)?);
-                if score.is_nan() {
+                let mut score = [0u8; 8];
+                score.copy_from_slice(r.take(8)?);
+                let score = f64::from_le_bytes(score);
+                if score.is_nan() || zset.insert(m, score, zlimits).is_some() {
                     return Err(DumpError::BadFormat);
                 }
-                pairs.push((m, score));
             }
-            crate::types::ZSet::from_pairs(&pairs, limits).map(|z| Value::ZSet(Box::new(z)))
+            Some(Value::ZSet(Box::new(zset)))
         }
         _ => None,
     };
+    // Empty containers and duplicates (refused above) and trailing bytes
+    // cannot come from `encode`.
     match value {
-        // An empty container, or duplicates, cannot come from `encode`.
         Some(v) if r.0.is_empty() => Ok(v),
         _ => Err(DumpError::BadFormat),
     }
@@ -292,7 +307,9 @@ mod tests {
             p
         };
         for body in [
-            &[TYPE_LIST, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01][..],
+            &[
+                TYPE_LIST, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+            ][..],
             &[TYPE_SET, 0x05, 0x01, b'a'],
             &[TYPE_HASH, 0x01, 0xff, 0xff, 0xff, 0x7f],
             &[TYPE_ZSET, 0x01, 0x01, b'a', 1, 2, 3],

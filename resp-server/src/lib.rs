@@ -39,6 +39,7 @@ pub mod clock;
 pub mod cmd;
 pub mod config;
 pub mod connection;
+pub mod dump;
 pub mod glob;
 pub mod keyspace;
 pub mod longdouble;

@@ -32,6 +32,8 @@ pub(crate) const COMMANDS: &[Command] = &[
     command("type", 2, READONLY | FAST, (1, 1, 1), "generic", "1.0.0", "Determines the type of value stored at a key.", type_),
     command("rename", 3, WRITE, (1, 2, 1), "generic", "1.0.0", "Renames a key and overwrites the destination.", rename),
     command("copy", -3, WRITE | DENYOOM, (1, 2, 1), "generic", "6.2.0", "Copies the value of a key to a new key.", copy),
+    command("dump", 2, READONLY, (1, 1, 1), "generic", "2.6.0", "Returns a serialized representation of the value stored at a key.", dump),
+    command("restore", -4, WRITE | DENYOOM, (1, 1, 1), "generic", "2.6.0", "Creates a key from the serialized representation of a value.", restore),
     command("move", 3, WRITE | FAST, (1, 1, 1), "generic", "1.0.0", "Moves a key to another database.", move_),
     command("renamenx", 3, WRITE | FAST, (1, 2, 1), "generic", "1.0.0", "Renames a key only when the target key name doesn't exist.", renamenx),
     command("expire", -3, WRITE | FAST, (1, 1, 1), "generic", "1.0.0", "Sets the expiration time of a key in seconds.", expire),
@@ -822,6 +824,122 @@ pub fn move_(ctx: &mut Ctx<'_>, args: Args<'_>) {
     shard.db(to).insert_new(key, hash, entry.value, ttl);
     drop(shard);
     ctx.out.int(1);
+}
+
+// ---------------------------------------------------------------------------
+// DUMP, RESTORE
+
+/// `DUMP key`: the value serialized in this server's format
+/// ([`crate::dump`]), or nil when the key is missing.
+pub fn dump(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let key = args.get(1);
+    let (hash, mut shard) = ctx.shared.keyspace.lock_key(key);
+    let mut payload = Vec::new();
+    let found = match shard.db(ctx.client.db).get(key, hash, ctx.now_ms) {
+        Some(e) => {
+            crate::dump::encode(&e.value, &mut payload);
+            true
+        }
+        None => false,
+    };
+    if found {
+        shard.stats.hits += 1;
+    } else {
+        shard.stats.misses += 1;
+    }
+    drop(shard);
+    if found {
+        ctx.out.bulk(&payload);
+    } else {
+        ctx.out.null();
+    }
+}
+
+/// `RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds]
+/// [FREQ frequency]`: creates `key` from a `DUMP` payload, with a TTL in
+/// milliseconds (0: none; an absolute Unix time with `ABSTTL`). Checks in
+/// Redis' order: options, `BUSYKEY` unless `REPLACE`, the TTL, the
+/// payload's version and checksum, its body. `IDLETIME` and `FREQ` are
+/// checked and ignored (no LRU/LFU clock is kept). A TTL already in the
+/// past deletes the key (with `REPLACE`) and stores nothing.
+pub fn restore(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let key = args.get(1);
+    let (mut replace, mut absttl, mut idle, mut freq) = (false, false, false, false);
+    let mut j = 4;
+    while j < args.len() {
+        let a = args.get(j);
+        let more = j + 1 < args.len();
+        if a.eq_ignore_ascii_case(b"replace") {
+            replace = true;
+        } else if a.eq_ignore_ascii_case(b"absttl") {
+            absttl = true;
+        } else if a.eq_ignore_ascii_case(b"idletime") && more && !freq {
+            let Some(n) = int_arg(&mut ctx.out, args.get(j + 1)) else {
+                return;
+            };
+            if n < 0 {
+                return ctx.out.error("ERR Invalid IDLETIME value, must be >= 0");
+            }
+            idle = true;
+            j += 1;
+        } else if a.eq_ignore_ascii_case(b"freq") && more && !idle {
+            let Some(n) = int_arg(&mut ctx.out, args.get(j + 1)) else {
+                return;
+            };
+            if !(0..=255).contains(&n) {
+                return ctx
+                    .out
+                    .error("ERR Invalid FREQ value, must be >= 0 and <= 255");
+            }
+            freq = true;
+            j += 1;
+        } else {
+            return ctx.out.error(err::SYNTAX);
+        }
+        j += 1;
+    }
+    let now = ctx.now_ms;
+    let dbi = ctx.client.db;
+    let limits = ctx.shared.config.encodings();
+    let (hash, mut shard) = ctx.shared.keyspace.lock_key(key);
+    let db = shard.db(dbi);
+    let exists = db.contains(key, hash, now);
+    if exists && !replace {
+        drop(shard);
+        return ctx.out.error("BUSYKEY Target key name already exists.");
+    }
+    let Some(ttl) = crate::num::parse_i64_canonical(args.get(2)) else {
+        drop(shard);
+        return ctx.out.error(err::NOT_INT);
+    };
+    if ttl < 0 {
+        drop(shard);
+        return ctx.out.error("ERR Invalid TTL value, must be >= 0");
+    }
+    let value = match crate::dump::decode(args.get(3), &limits) {
+        Ok(v) => v,
+        Err(e) => {
+            drop(shard);
+            return ctx.out.error(e.message());
+        }
+    };
+    if exists {
+        db.remove(key, hash);
+    }
+    let ttl = ttl as u64;
+    let at = if ttl != 0 && !absttl {
+        ttl.saturating_add(now)
+    } else {
+        ttl
+    };
+    if at != 0 && at <= now {
+        drop(shard);
+        return ctx.out.ok();
+    }
+    let ttl = if at == 0 { Ttl::Persist } else { Ttl::At(at) };
+    db.insert_new(key, hash, value, ttl);
+    drop(shard);
+    ctx.out.ok();
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ pub mod list;
 pub mod pubsub;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod string;
 pub mod tx;
 pub mod zset;
@@ -419,6 +420,7 @@ fn index() -> &'static Index {
         let all: Vec<&'static Command> = string::COMMANDS
             .iter()
             .chain(keys::COMMANDS)
+            .chain(sort::COMMANDS)
             .chain(hash::COMMANDS)
             .chain(list::COMMANDS)
             .chain(set::COMMANDS)

@@ -71,6 +71,11 @@ fn with_bytes<R>(v: &Value, f: impl FnOnce(&[u8]) -> R) -> R {
     }
 }
 
+/// Appends the bytes of a string value to `out` (nothing for other types).
+pub(crate) fn value_bytes(v: &Value, out: &mut Vec<u8>) {
+    with_bytes(v, |b| out.extend_from_slice(b));
+}
+
 /// Length in bytes of a string value (`STRLEN`).
 #[inline]
 fn string_len(v: &Value) -> usize {
