@@ -622,8 +622,10 @@ async fn bzpopmin_times_out_when_the_clock_passes_the_deadline() {
 // ---------------------------------------------------------------------------
 // Differential test
 
-/// Regular keys (score and rank commands), one a string.
-const ZKEYS: &[&str] = &["z0", "z1", "z2", "z3", "{t}z", "str"];
+/// Regular keys (score and rank commands), one a string and one a plain
+/// set (a source of ZUNION/ZINTER/ZDIFF whose members score 1; WRONGTYPE
+/// elsewhere).
+const ZKEYS: &[&str] = &["z0", "z1", "z2", "z3", "{t}z", "str", "set"];
 /// Keys only ever given score 0 (lex commands assume equal scores).
 const LEXKEYS: &[&str] = &["lex0", "lex1"];
 const MEMBERS: &[&str] = &[
@@ -1046,6 +1048,7 @@ async fn same_replies_as_real_redis() {
             conn.cmd(&["CONFIG", "SET", "zset-max-listpack-value", "16"])
                 .await;
             conn.cmd(&["SET", "str", "x"]).await;
+            conn.cmd(&["SADD", "set", "a", "c", "10", "", "zz"]).await;
         }
         let mut gen = ZGen {
             rng: SplitMix64::new(seed),
@@ -1065,6 +1068,7 @@ async fn same_replies_as_real_redis() {
                 for conn in [&mut a, &mut b] {
                     conn.cmd(&["FLUSHALL"]).await;
                     conn.cmd(&["SET", "str", "x"]).await;
+                    conn.cmd(&["SADD", "set", "a", "c", "10", "", "zz"]).await;
                 }
             }
         }

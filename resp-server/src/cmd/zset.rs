@@ -1261,6 +1261,8 @@ fn setop_generic(
             None => None,
             Some(e) => match &e.value {
                 Value::ZSet(z) => Some(z.len()),
+                // Plain sets are sources whose members all score 1.
+                Value::Set(s) => Some(s.len()),
                 _ => return ctx.out.error(err::WRONGTYPE),
             },
         };
@@ -1320,16 +1322,18 @@ fn setop_generic(
         }
     }
 
-    // Runs `f` on source `i` (None when absent).
-    let mut with_src = |i: usize, f: &mut dyn FnMut(&ZSet)| {
+    // Runs `f` on source `i` (nothing when absent).
+    let mut with_src = |i: usize, f: &mut dyn FnMut(Source<'_>)| {
         let r = routes[i];
         if let Some(e) = locked
             .shard(r.shard)
             .db(dbi)
             .get(args.get(first + i), r.hash, now)
         {
-            if let Value::ZSet(z) = &e.value {
-                f(z);
+            match &e.value {
+                Value::ZSet(z) => f(Source::ZSet(z)),
+                Value::Set(s) => f(Source::Set(s)),
+                _ => {}
             }
         }
     };
@@ -1340,7 +1344,7 @@ fn setop_generic(
             for (i, &w) in weights.iter().enumerate() {
                 with_src(i, &mut |z| {
                     acc.reserve(z.len());
-                    z.for_range(0, z.len(), false, |m, s| {
+                    z.for_each(|m, s| {
                         let mut v = w * s;
                         if v.is_nan() {
                             v = 0.0;
@@ -1362,7 +1366,7 @@ fn setop_generic(
                 let w0 = weights[order[0]];
                 with_src(order[0], &mut |z| {
                     acc.reserve(z.len());
-                    z.for_range(0, z.len(), false, |m, s| {
+                    z.for_each(|m, s| {
                         let mut v = w0 * s;
                         if v.is_nan() {
                             v = 0.0;
@@ -1390,7 +1394,7 @@ fn setop_generic(
         SetOp::Diff => {
             with_src(0, &mut |z| {
                 acc.reserve(z.len());
-                z.for_range(0, z.len(), false, |m, s| {
+                z.for_each(|m, s| {
                     acc.insert(m.into(), s);
                 });
             });
@@ -1427,6 +1431,42 @@ fn setop_generic(
             for (m, s) in &items {
                 emit.item(&mut ctx.out, m, *s);
             }
+        }
+    }
+}
+
+/// A source of `ZUNION`/`ZINTER`/`ZDIFF`: a sorted set, or a set whose
+/// members all score 1 (as Redis' `zuiInitIterator` reads sets).
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    ZSet(&'a ZSet),
+    Set(&'a crate::types::Set),
+}
+
+impl Source<'_> {
+    fn len(self) -> usize {
+        match self {
+            Source::ZSet(z) => z.len(),
+            Source::Set(s) => s.len(),
+        }
+    }
+
+    /// Calls `f` with every member and its score.
+    fn for_each(self, mut f: impl FnMut(&[u8], f64)) {
+        match self {
+            Source::ZSet(z) => z.for_range(0, z.len(), false, f),
+            Source::Set(s) => {
+                for m in s.iter() {
+                    m.with_bytes(|b| f(b, 1.0));
+                }
+            }
+        }
+    }
+
+    fn score(self, member: &[u8]) -> Option<f64> {
+        match self {
+            Source::ZSet(z) => z.score(member),
+            Source::Set(s) => s.contains(member).then_some(1.0),
         }
     }
 }
