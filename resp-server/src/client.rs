@@ -396,6 +396,15 @@ impl Clients {
         v
     }
 
+    /// Number of clients waiting in a blocking command (`blocked_clients`).
+    pub fn blocked(&self) -> usize {
+        self.map
+            .lock()
+            .values()
+            .filter(|c| c.block_gen.load(Ordering::Relaxed) != 0 && !c.is_killed())
+            .count()
+    }
+
     /// Asks every client to close (shutdown).
     pub fn kill_all(&self) {
         for c in self.map.lock().values() {

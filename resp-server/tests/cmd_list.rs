@@ -39,16 +39,20 @@ fn bulks(items: &[&str]) -> Frame {
 
 /// Waits until exactly `n` clients of `s` are blocked (bounded: fails
 /// after 5 s).
+/// `INFO clients` must then report them as `blocked_clients`.
 async fn wait_blocked(s: &TestServer, n: usize) {
     for _ in 0..2500 {
-        let blocked = s
-            .shared
-            .clients
-            .snapshot()
-            .iter()
-            .filter(|h| h.block_gen.load(std::sync::atomic::Ordering::Acquire) != 0)
-            .count();
-        if blocked == n {
+        if s.shared.clients.blocked() == n {
+            let mut c = s.raw().await;
+            let Frame::Bulk(info) = c.cmd(&["INFO", "clients"]).await else {
+                panic!("INFO clients");
+            };
+            let want = format!("blocked_clients:{n}\r\n");
+            assert!(
+                info.windows(want.len()).any(|w| w == want.as_bytes()),
+                "{}",
+                String::from_utf8_lossy(&info)
+            );
             return;
         }
         tokio::time::sleep(Duration::from_millis(2)).await;

@@ -786,7 +786,9 @@ pub fn info(ctx: &mut Ctx<'_>, args: Args<'_>) {
                 field(&mut out, "connected_clients", shared.clients.len());
                 field(&mut out, "cluster_connections", 0);
                 field(&mut out, "maxclients", shared.config.maxclients());
-                field(&mut out, "blocked_clients", 0);
+                field(&mut out, "client_recent_max_input_buffer", 0);
+                field(&mut out, "client_recent_max_output_buffer", 0);
+                field(&mut out, "blocked_clients", shared.clients.blocked());
                 field(&mut out, "tracking_clients", 0);
                 field(&mut out, "clients_in_timeout_table", 0);
             }
