@@ -162,6 +162,29 @@ pub fn format_double(v: f64, out: &mut [u8; 40]) -> usize {
     n
 }
 
+/// Parses a scan cursor as Redis' `parseScanCursorOrReply` (C `strtoul`):
+/// optional `+` or `-` (a negative number wraps), digits, nothing else;
+/// the empty string is 0; overflow is invalid.
+pub fn parse_cursor(arg: &[u8]) -> Option<u64> {
+    let (neg, digits) = match arg {
+        [] => return Some(0),
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, arg),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &b in digits {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,5 +244,18 @@ mod tests {
         assert_eq!(g17(1e16), "10000000000000000");
         assert_eq!(g17(1e17), "1e+17");
         assert_eq!(g17(100.0), "100");
+    }
+
+    #[test]
+    fn cursor_parsing_matches_strtoul() {
+        assert_eq!(parse_cursor(b"0"), Some(0));
+        assert_eq!(parse_cursor(b""), Some(0));
+        assert_eq!(parse_cursor(b"+7"), Some(7));
+        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"18446744073709551616"), None);
+        for bad in [&b"-"[..], b"+", b" 0", b"0x1", b"1 ", b"abc"] {
+            assert_eq!(parse_cursor(bad), None, "{bad:?}");
+        }
     }
 }

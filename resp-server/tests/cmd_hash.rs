@@ -10,26 +10,14 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::{
-    arr, bulk, encode, err, int, nil, ok, Escaped, Frame, RawConn, RedisProcess, SplitMix64,
-    TestServer,
+    arr, bulk, bulks, encode, err, int, nil, ok, script, Escaped, Frame, RawConn, RedisProcess,
+    SplitMix64, TestServer,
 };
 
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 const SYNTAX: &str = "ERR syntax error";
 const NOT_INT: &str = "ERR value is not an integer or out of range";
 const NOT_FLOAT: &str = "ERR value is not a valid float";
-
-/// Runs `(command, expected reply)` pairs in order.
-async fn script(c: &mut RawConn, steps: &[(&str, Frame)]) {
-    for (line, want) in steps {
-        let args: Vec<&str> = line.split(' ').collect();
-        assert_eq!(&c.cmd(&args).await, want, "{line}");
-    }
-}
-
-fn bulks(items: &[&str]) -> Frame {
-    arr(items.iter().map(bulk).collect())
-}
 
 /// The bulk strings of an array reply.
 fn bulk_items(f: &Frame) -> Vec<Vec<u8>> {

@@ -14,8 +14,8 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    arr, bulk, encode, err, int, nil, ok, Escaped, Frame, RawConn, RedisProcess, SplitMix64,
-    TestServer,
+    arr, bulk, bulks, encode, err, int, nil, ok, script, Escaped, Frame, RawConn, RedisProcess,
+    SplitMix64, TestServer,
 };
 use resp_server::config::ConfigStore;
 use resp_server::server::Server;
@@ -23,19 +23,6 @@ use resp_server::server::Server;
 const SYNTAX: &str = "ERR syntax error";
 const NOT_INT: &str = "ERR value is not an integer or out of range";
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
-
-/// Runs `(command, expected reply)` pairs in order (arguments split on
-/// spaces).
-async fn script(c: &mut RawConn, steps: &[(&str, Frame)]) {
-    for (line, want) in steps {
-        let args: Vec<&str> = line.split(' ').collect();
-        assert_eq!(&c.cmd(&args).await, want, "{line}");
-    }
-}
-
-fn bulks(items: &[&str]) -> Frame {
-    arr(items.iter().map(bulk).collect())
-}
 
 /// Waits until exactly `n` clients of `s` are blocked (bounded: fails
 /// after 5 s).

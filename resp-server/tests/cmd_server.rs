@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::{Frame, RawConn, RedisProcess, TestServer, CLOCK_START_MS};
+use common::{bulks, Frame, RawConn, RedisProcess, TestServer, CLOCK_START_MS};
 
 fn bulk(s: &str) -> Frame {
     Frame::bulk(s)
@@ -15,10 +15,6 @@ fn bulk(s: &str) -> Frame {
 
 fn int(n: i64) -> Frame {
     Frame::Int(n)
-}
-
-fn bulks(items: &[&str]) -> Frame {
-    Frame::Array(items.iter().map(|s| bulk(s)).collect())
 }
 
 /// The text of an `INFO` reply (a bulk in RESP2, a verbatim in RESP3).

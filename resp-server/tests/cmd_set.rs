@@ -10,20 +10,12 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::{
-    arr, bulk, encode, err, int, nil, ok, Escaped, Frame, RawConn, RedisProcess, SplitMix64,
-    TestServer,
+    arr, bulk, bulks, encode, err, int, nil, ok, script, Escaped, Frame, RawConn, RedisProcess,
+    SplitMix64, TestServer,
 };
 
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 const SYNTAX: &str = "ERR syntax error";
-
-/// Runs `(command, expected reply)` pairs in order.
-async fn script(c: &mut RawConn, steps: &[(&str, Frame)]) {
-    for (line, want) in steps {
-        let args: Vec<&str> = line.split(' ').collect();
-        assert_eq!(&c.cmd(&args).await, want, "{line}");
-    }
-}
 
 /// Sorts the elements of an array reply.
 fn sorted(f: Frame) -> Frame {
@@ -34,10 +26,6 @@ fn sorted(f: Frame) -> Frame {
         }
         other => other,
     }
-}
-
-fn bulks(items: &[&str]) -> Frame {
-    arr(items.iter().map(bulk).collect())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

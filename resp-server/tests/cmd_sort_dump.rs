@@ -5,18 +5,10 @@
 
 mod common;
 
-use common::{arr, bulk, err, int, nil, ok, Frame, RawConn, RedisProcess, SplitMix64, TestServer};
-
-async fn script(c: &mut RawConn, steps: &[(&str, Frame)]) {
-    for (line, want) in steps {
-        let args: Vec<&str> = line.split(' ').collect();
-        assert_eq!(&c.cmd(&args).await, want, "{line}");
-    }
-}
-
-fn bulks(items: &[&str]) -> Frame {
-    arr(items.iter().map(bulk).collect())
-}
+use common::{
+    arr, bulk, bulks, err, int, nil, ok, script, Frame, RawConn, RedisProcess, SplitMix64,
+    TestServer,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sort_options_and_errors() {

@@ -9,21 +9,13 @@
 
 mod common;
 
-use common::{arr, bulk, err, int, nil, ok, Frame, RawConn, TestServer, CLOCK_START_MS as T0};
+use common::{arr, bulk, err, int, nil, ok, script, Frame, TestServer, CLOCK_START_MS as T0};
 
 const SYNTAX: &str = "ERR syntax error";
 const NOT_INT: &str = "ERR value is not an integer or out of range";
 const NOT_FLOAT: &str = "ERR value is not a valid float";
 const OVERFLOW: &str = "ERR increment or decrement would overflow";
 const TOO_BIG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
-
-/// Runs `(command, expected reply)` pairs in order.
-async fn script(c: &mut RawConn, steps: &[(&str, Frame)]) {
-    for (line, want) in steps {
-        let args: Vec<&str> = line.split(' ').collect();
-        assert_eq!(&c.cmd(&args).await, want, "{line}");
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_option_grammar_matches_redis() {

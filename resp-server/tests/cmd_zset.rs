@@ -16,7 +16,8 @@ use resp_server::config::ConfigStore;
 use resp_server::server::Server;
 
 use common::{
-    arr, bulk, encode, err, int, nil, ok, Frame, RawConn, RedisProcess, SplitMix64, TestServer,
+    arr, bulk, bulks, encode, err, int, nil, ok, Frame, RawConn, RedisProcess, SplitMix64,
+    TestServer,
 };
 
 /// Sends a command whose reply is an array of bulk strings; returns them.
@@ -31,10 +32,6 @@ async fn strings(c: &mut RawConn, args: &[&str]) -> Vec<String> {
             .collect(),
         other => panic!("{args:?}: not an array: {other:?}"),
     }
-}
-
-fn bulks(items: &[&str]) -> Frame {
-    arr(items.iter().map(bulk).collect())
 }
 
 /// Two keys of `prefix` that live on different shards.

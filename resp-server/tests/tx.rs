@@ -12,7 +12,9 @@ mod common;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use common::{arr, bulk, err, int, nil, ok, Frame, RawConn, RedisProcess, SplitMix64, TestServer};
+use common::{
+    arr, bulk, err, int, nil, ok, script, Frame, RawConn, RedisProcess, SplitMix64, TestServer,
+};
 
 const MODES: &[&str] = &["striped", "shard-per-thread"];
 const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
@@ -28,15 +30,6 @@ async fn start(mode: &str) -> TestServer {
 
 fn queued() -> Frame {
     Frame::simple("QUEUED")
-}
-
-/// Runs `(command, expected reply)` pairs in order; arguments are split on
-/// spaces.
-async fn script(c: &mut RawConn, steps: &[(&str, Frame)]) {
-    for (line, want) in steps {
-        let args: Vec<&str> = line.split(' ').collect();
-        assert_eq!(&c.cmd(&args).await, want, "{line}");
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

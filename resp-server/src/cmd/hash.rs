@@ -163,29 +163,6 @@ pub(crate) fn sample_distinct(rng: &mut fastrand::Rng, len: usize, count: usize)
     idx
 }
 
-/// Parses a scan cursor as Redis' `parseScanCursorOrReply` (C `strtoul`):
-/// optional `+` or `-` (a negative number wraps), digits, nothing else;
-/// the empty string is 0; overflow is invalid.
-pub(crate) fn parse_cursor(arg: &[u8]) -> Option<u64> {
-    let (neg, digits) = match arg {
-        [] => return Some(0),
-        [b'-', rest @ ..] => (true, rest),
-        [b'+', rest @ ..] => (false, rest),
-        _ => (false, arg),
-    };
-    if digits.is_empty() {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &b in digits {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
-    }
-    Some(if neg { v.wrapping_neg() } else { v })
-}
-
 /// Options of `HSCAN` and `SSCAN`.
 pub(crate) struct ScanOpts<'a> {
     /// `MATCH` pattern (None for none or `*`).
@@ -616,7 +593,7 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: Args<'_>) {
 /// table in steps of about `COUNT` fields (see
 /// [`crate::types::set::Dense::scan`]). `MATCH` filters on the field.
 pub fn hscan(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    let Some(cursor) = parse_cursor(args.get(2)) else {
+    let Some(cursor) = crate::num::parse_cursor(args.get(2)) else {
         return ctx.out.error("ERR invalid cursor");
     };
     read_hash(ctx, args.get(1), |out, h| {

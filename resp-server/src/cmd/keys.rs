@@ -465,29 +465,6 @@ impl ScanCursor {
     }
 }
 
-/// Parses a cursor as Redis' `parseScanCursorOrReply` (C `strtoul`, base
-/// 10): optional `+` or `-` (a negative number wraps), digits, nothing
-/// else; the empty string is 0; overflow is invalid.
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
-    let (neg, digits) = match arg {
-        [] => return Some(0),
-        [b'-', rest @ ..] => (true, rest),
-        [b'+', rest @ ..] => (false, rest),
-        _ => (false, arg),
-    };
-    if digits.is_empty() {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &b in digits {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
-    }
-    Some(if neg { v.wrapping_neg() } else { v })
-}
-
 /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`
 ///
 /// Visits about `COUNT` (default 10) entries, moving on to the next shards
@@ -495,7 +472,7 @@ fn parse_cursor(arg: &[u8]) -> Option<u64> {
 /// `[next-cursor, [keys...]]`; MATCH and TYPE filter what was visited, so a
 /// call may return fewer keys, even none, before the cursor comes back to 0.
 pub fn scan(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    let Some(cursor) = parse_cursor(args.get(1)) else {
+    let Some(cursor) = crate::num::parse_cursor(args.get(1)) else {
         return ctx.out.error("ERR invalid cursor");
     };
     let mut count = 10usize;
@@ -945,19 +922,6 @@ pub fn restore(ctx: &mut Ctx<'_>, args: Args<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cursor_parsing_matches_strtoul() {
-        assert_eq!(parse_cursor(b"0"), Some(0));
-        assert_eq!(parse_cursor(b""), Some(0));
-        assert_eq!(parse_cursor(b"+7"), Some(7));
-        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"18446744073709551616"), None);
-        for bad in [&b"-"[..], b"+", b" 0", b"0x1", b"1 ", b"abc"] {
-            assert_eq!(parse_cursor(bad), None, "{bad:?}");
-        }
-    }
 
     #[test]
     fn cursor_round_trips() {

@@ -19,7 +19,7 @@ use smallvec::SmallVec;
 
 use super::flags::*;
 use super::hash::{
-    count_arg, parse_cursor, read_typed, reply_item, reply_scan, sample_distinct, scan_opts, Found,
+    count_arg, read_typed, reply_item, reply_scan, sample_distinct, scan_opts, Found,
 };
 use super::{command, err, route, Args, Command, Ctx};
 use crate::keyspace::{Db, Shard, Ttl, Value};
@@ -610,7 +610,7 @@ pub fn sintercard(ctx: &mut Ctx<'_>, args: Args<'_>) {
 /// [member, ...]]`. An intset comes whole with cursor 0; a table in steps
 /// of about `COUNT` members (see [`crate::types::set::Dense::scan`]).
 pub fn sscan(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    let Some(cursor) = parse_cursor(args.get(2)) else {
+    let Some(cursor) = crate::num::parse_cursor(args.get(2)) else {
         return ctx.out.error("ERR invalid cursor");
     };
     read_set(ctx, args.get(1), |out, s| {

@@ -1585,36 +1585,13 @@ pub fn zrandmember(ctx: &mut Ctx<'_>, args: Args<'_>) {
     });
 }
 
-/// Parses a cursor as Redis' `parseScanCursorOrReply` (C `strtoul`, base
-/// 10): optional `+` or `-` (a negative number wraps), digits, nothing
-/// else; the empty string is 0; overflow is invalid.
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
-    let (neg, digits) = match arg {
-        [] => return Some(0),
-        [b'-', rest @ ..] => (true, rest),
-        [b'+', rest @ ..] => (false, rest),
-        _ => (false, arg),
-    };
-    if digits.is_empty() {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &b in digits {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
-    }
-    Some(if neg { v.wrapping_neg() } else { v })
-}
-
 /// `ZSCAN key cursor [MATCH pattern] [COUNT count]`
 ///
 /// A compact set comes whole in one reply with cursor 0, as in Redis; a
 /// large one is walked by node slot (see [`ZSet::scan`]). Scores are bulk
 /// strings in both protocols, as Redis sends them.
 pub fn zscan(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    let Some(cursor) = parse_cursor(args.get(2)) else {
+    let Some(cursor) = crate::num::parse_cursor(args.get(2)) else {
         return ctx.out.error("ERR invalid cursor");
     };
     read(ctx, args.get(1), |ctx, z| {

@@ -840,3 +840,17 @@ fn proc_status_kb(field: &str) -> Option<u64> {
         .parse()
         .ok()
 }
+
+/// Runs `(command line, expected reply)` steps in order on `c`; a command
+/// line is split on single spaces.
+pub async fn script(c: &mut RawConn, steps: &[(&str, Frame)]) {
+    for (line, want) in steps {
+        let args: Vec<&str> = line.split(' ').collect();
+        assert_eq!(&c.cmd(&args).await, want, "{line}");
+    }
+}
+
+/// An array of bulk strings.
+pub fn bulks(items: &[&str]) -> Frame {
+    arr(items.iter().map(bulk).collect())
+}
