@@ -165,6 +165,46 @@ impl Plan {
                     &[b"MSET", b"xtask:a", b"1", b"xtask:b", b"2"],
                 ),
                 w("INCR", "incr", 1, p1, &[b"INCR", b"xtask:n"]),
+                // The data types, pipelined: the server's own cost shows.
+                // LPOP, SPOP and ZPOPMIN pop what the pushes before added.
+                w(
+                    "LPUSH -P 16",
+                    "lpush",
+                    16,
+                    p16,
+                    &[b"LPUSH", b"xtask:l", b"v"],
+                ),
+                w("LPOP -P 16", "lpop", 16, p16, &[b"LPOP", b"xtask:l"]),
+                w(
+                    "LRANGE 100 -P 16",
+                    "lrange_100",
+                    16,
+                    p1,
+                    &[b"LRANGE", b"xtask:l", b"0", b"9"],
+                ),
+                w("SADD -P 16", "sadd", 16, p16, &[b"SADD", b"xtask:s", b"m"]),
+                w("SPOP -P 16", "spop", 16, p16, &[b"SPOP", b"xtask:s"]),
+                w(
+                    "HSET -P 16",
+                    "hset",
+                    16,
+                    p16,
+                    &[b"HSET", b"xtask:h", b"f", b"v"],
+                ),
+                w(
+                    "ZADD -P 16",
+                    "zadd",
+                    16,
+                    p16,
+                    &[b"ZADD", b"xtask:z", b"1", b"m"],
+                ),
+                w(
+                    "ZPOPMIN -P 16",
+                    "zpopmin",
+                    16,
+                    p16,
+                    &[b"ZPOPMIN", b"xtask:z"],
+                ),
             ],
             keys: 1_000_000 / div,
         }
