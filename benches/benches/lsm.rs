@@ -250,8 +250,60 @@ fn bench_put_get_scan(c: &mut Criterion) {
     g.finish();
 }
 
+/// Point lookups (present and absent keys) and 10-key scans on a
+/// database spread over several levels by compaction, with and without
+/// the block cache, in one run.
+fn bench_levels(c: &mut Criterion) {
+    const N: u64 = 200_000;
+    let value = [7u8; 100];
+    let mut g = c.benchmark_group("lsm/levels");
+    g.throughput(Throughput::Elements(1));
+    for (name, cache) in [("cache", 64usize << 20), ("no_cache", 0)] {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = Options {
+            memtable_bytes: 1 << 20,
+            level1_bytes: 4 << 20,
+            target_table_bytes: 1 << 20,
+            block_cache_bytes: cache,
+            ..Options::default()
+        };
+        let db = Db::open(dir.path(), opts).unwrap();
+        let mut rng = fastrand::Rng::with_seed(2);
+        for _ in 0..N {
+            db.put(format!("key{:013}", rng.u64(0..N)), value).unwrap();
+        }
+        db.wait_for_compactions().unwrap();
+        let st = db.stats();
+        eprintln!(
+            "lsm/levels {name}: tables per level {:?}, write amplification {:.2}",
+            st.tables_per_level,
+            st.write_amplification()
+        );
+        g.bench_function(format!("get_present/{name}"), |b| {
+            b.iter(|| black_box(db.get(format!("key{:013}", rng.u64(0..N))).unwrap()))
+        });
+        g.bench_function(format!("get_absent/{name}"), |b| {
+            b.iter(|| black_box(db.get(format!("key{:013}x", rng.u64(0..N))).unwrap()))
+        });
+        g.bench_function(format!("scan_10/{name}"), |b| {
+            b.iter(|| {
+                let start = format!("key{:013}", rng.u64(0..N));
+                black_box(db.range(start..).take(10).count())
+            })
+        });
+        let st = db.stats();
+        eprintln!(
+            "lsm/levels {name}: block cache hit rate {:.3}, bloom useful rate {:.3}",
+            st.block_cache_hit_rate(),
+            st.bloom_useful_rate()
+        );
+    }
+    g.finish();
+}
+
 fn main() {
     let mut c = Criterion::default().configure_from_args();
+    bench_levels(&mut c);
     bench_wal_decode(&mut c);
     bench_reopen(&mut c);
     bench_put_get_scan(&mut c);

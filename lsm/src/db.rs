@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ops::{Bound, RangeBounds};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering as AtOrd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering as AtOrd};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -15,6 +15,7 @@ use bytes::Bytes;
 use parking_lot::{Condvar, Mutex};
 
 use crate::batch::WriteBatch;
+use crate::cache::BlockCache;
 use crate::error::{Error, Result};
 use crate::format::{Kind, MAX_SEQ};
 use crate::fs::{FileSystem, StdFs};
@@ -23,7 +24,10 @@ use crate::manifest::{self, ManifestData, TableMeta, MANIFEST, MANIFEST_TMP};
 use crate::memtable::{Lookup, Memtable};
 use crate::sstable::block::Compression;
 use crate::sstable::{Table, TableBuilder};
+use crate::table_cache::{TableCache, TableHandle};
 use crate::wal::{encode_record, RecordReader, WalWriter};
+
+mod compaction;
 
 /// When a write is durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -76,6 +80,32 @@ pub struct Options {
     pub verify_wal_archives: bool,
     /// The file layer (default [`StdFs`]).
     pub fs: Arc<dyn FileSystem>,
+    /// Capacity of the block cache, in bytes (default 64 MiB; 0 disables
+    /// it).
+    pub block_cache_bytes: usize,
+    /// Run leveled compaction in a background thread (default true).
+    pub auto_compaction: bool,
+    /// Number of levels, L0 included (default 7, at least 2).
+    pub num_levels: usize,
+    /// L0 file count that triggers a compaction into L1 (default 4).
+    pub l0_compaction_trigger: usize,
+    /// L0 file count from which every commit group is delayed by 1 ms
+    /// (default 20; counted in [`Stats::write_slowdowns`]).
+    pub l0_slowdown_trigger: usize,
+    /// L0 file count at which writes wait for compaction (default 36;
+    /// counted in [`Stats::write_stalls`]).
+    pub l0_stop_trigger: usize,
+    /// Target size of L1, in bytes (default 256 MiB); level `n` targets
+    /// `level1_bytes * level_size_ratio^(n-1)`.
+    pub level1_bytes: u64,
+    /// Size ratio between adjacent levels (default 10).
+    pub level_size_ratio: u64,
+    /// Target size of a table written by compaction, in bytes (default
+    /// 32 MiB; a table is cut only between user keys).
+    pub target_table_bytes: u64,
+    /// Tables kept open (file, index, properties, bloom filter in memory)
+    /// in an LRU; others are opened on demand (default 1000, at least 1).
+    pub max_open_tables: usize,
 }
 
 impl Default for Options {
@@ -89,6 +119,16 @@ impl Default for Options {
             wal_recovery: WalRecovery::Strict,
             verify_wal_archives: false,
             fs: Arc::new(StdFs),
+            block_cache_bytes: 64 << 20,
+            auto_compaction: true,
+            num_levels: 7,
+            l0_compaction_trigger: 4,
+            l0_slowdown_trigger: 20,
+            l0_stop_trigger: 36,
+            level1_bytes: 256 << 20,
+            level_size_ratio: 10,
+            target_table_bytes: 32 << 20,
+            max_open_tables: 1000,
         }
     }
 }
@@ -105,6 +145,8 @@ pub struct Stats {
     pub frozen_memtables: u64,
     /// Tables per level.
     pub tables_per_level: Vec<u64>,
+    /// Bytes of tables per level.
+    pub bytes_per_level: Vec<u64>,
     /// Bytes of all live tables.
     pub table_bytes: u64,
     /// Batches committed.
@@ -119,6 +161,62 @@ pub struct Stats {
     pub flushes: u64,
     /// WAL records replayed at open.
     pub recovered_records: u64,
+    /// Bytes of tables written by flushes.
+    pub flush_bytes: u64,
+    /// Compactions finished.
+    pub compactions: u64,
+    /// Bytes of tables read by compactions.
+    pub compaction_bytes_read: u64,
+    /// Bytes of tables written by compactions.
+    pub compaction_bytes_written: u64,
+    /// Commit groups delayed because L0 reached the slowdown trigger.
+    pub write_slowdowns: u64,
+    /// Commit groups that waited because L0 reached the stop trigger.
+    pub write_stalls: u64,
+    /// Block cache lookups that hit.
+    pub block_cache_hits: u64,
+    /// Block cache lookups that missed.
+    pub block_cache_misses: u64,
+    /// Tables open in the table cache.
+    pub open_tables: u64,
+    /// Table opens (at start-up, after writing one, on table cache misses).
+    pub table_opens: u64,
+    /// Point lookups that consulted a table's bloom filter.
+    pub bloom_checked: u64,
+    /// Of those, lookups the filter answered "absent" (no block read).
+    pub bloom_useful: u64,
+}
+
+impl Stats {
+    /// Write amplification of the tables, RocksDB's definition: bytes
+    /// written by flushes and compactions over bytes written by flushes
+    /// (1.0 before any flush).
+    pub fn write_amplification(&self) -> f64 {
+        if self.flush_bytes == 0 {
+            return 1.0;
+        }
+        (self.flush_bytes + self.compaction_bytes_written) as f64 / self.flush_bytes as f64
+    }
+
+    /// Block cache hits over lookups (0.0 before any lookup).
+    pub fn block_cache_hit_rate(&self) -> f64 {
+        let n = self.block_cache_hits + self.block_cache_misses;
+        if n == 0 {
+            0.0
+        } else {
+            self.block_cache_hits as f64 / n as f64
+        }
+    }
+
+    /// Bloom filter answers of "absent" over filter checks (0.0 before
+    /// any check).
+    pub fn bloom_useful_rate(&self) -> f64 {
+        if self.bloom_checked == 0 {
+            0.0
+        } else {
+            self.bloom_useful as f64 / self.bloom_checked as f64
+        }
+    }
 }
 
 /// An immutable view of the memtables and tables, swapped atomically.
@@ -127,8 +225,11 @@ pub(crate) struct SuperVersion {
     pub(crate) mem: Arc<Memtable>,
     /// Frozen memtables, newest first.
     pub(crate) imms: Vec<Arc<Memtable>>,
-    /// Tables per level; level 0 newest first.
-    pub(crate) levels: Vec<Vec<Arc<Table>>>,
+    /// Tables per level; level 0 newest first, deeper levels sorted by
+    /// key and disjoint.
+    pub(crate) levels: Vec<Vec<Arc<TableHandle>>>,
+    /// Where the tables are opened.
+    pub(crate) tables: Arc<TableCache>,
 }
 
 struct Pending {
@@ -156,6 +257,8 @@ struct Core {
     manifest: ManifestData,
     bg_error: Option<Error>,
     closing: bool,
+    /// A compaction is running.
+    compacting: bool,
 }
 
 #[derive(Default)]
@@ -166,6 +269,14 @@ struct Counters {
     wal_bytes: AtomicU64,
     flushes: AtomicU64,
     recovered: AtomicU64,
+    flush_bytes: AtomicU64,
+    compactions: AtomicU64,
+    compaction_read: AtomicU64,
+    compaction_written: AtomicU64,
+    slowdowns: AtomicU64,
+    stalls: AtomicU64,
+    bloom_checked: AtomicU64,
+    bloom_useful: AtomicU64,
 }
 
 pub(crate) struct Inner {
@@ -180,6 +291,10 @@ pub(crate) struct Inner {
     core_cv: Condvar,
     snapshots: Mutex<BTreeMap<u64, usize>>,
     counters: Counters,
+    cache: Option<Arc<BlockCache>>,
+    tables: Arc<TableCache>,
+    /// Mirrors `Core::closing` for cheap checks inside a compaction.
+    closing: AtomicBool,
 }
 
 impl std::fmt::Debug for Inner {
@@ -213,6 +328,7 @@ impl std::fmt::Debug for Inner {
 pub struct Db {
     inner: Arc<Inner>,
     flusher: Mutex<Option<JoinHandle<()>>>,
+    compactor: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// A consistent read view: reads see exactly the writes published before
@@ -253,6 +369,27 @@ impl Db {
                 "memtable_bytes must be >= 4096 and max_frozen_memtables >= 1".into(),
             ));
         }
+        if !(2..=64).contains(&opts.num_levels)
+            || opts.l0_compaction_trigger == 0
+            || opts.l0_slowdown_trigger < opts.l0_compaction_trigger
+            || opts.l0_stop_trigger <= opts.l0_slowdown_trigger
+            || opts.level_size_ratio < 2
+            || opts.level1_bytes == 0
+            || opts.target_table_bytes == 0
+        {
+            return Err(Error::InvalidArgument(
+                "need 2..=64 levels, 0 < l0 compaction trigger <= slowdown trigger < stop trigger, \
+                 level size ratio >= 2, nonzero level and table sizes"
+                    .into(),
+            ));
+        }
+        let cache =
+            (opts.block_cache_bytes > 0).then(|| Arc::new(BlockCache::new(opts.block_cache_bytes)));
+        let tables = Arc::new(TableCache::new(
+            opts.fs.clone(),
+            cache.clone(),
+            opts.max_open_tables,
+        ));
         let fs = opts.fs.clone();
         fs.create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let names = fs.list(&dir).map_err(|e| Error::io(&dir, e))?;
@@ -276,7 +413,17 @@ impl Db {
                 m
             }
         };
-        if md.levels.is_empty() {
+        if md.levels.len() > opts.num_levels {
+            if md.levels[opts.num_levels..].iter().any(|l| !l.is_empty()) {
+                return Err(Error::InvalidArgument(format!(
+                    "the database has tables in level {} or deeper; open it with num_levels >= {}",
+                    opts.num_levels,
+                    md.levels.len()
+                )));
+            }
+            md.levels.truncate(opts.num_levels);
+        }
+        while md.levels.len() < opts.num_levels {
             md.levels.push(Vec::new());
         }
         let mut wals = Vec::new();
@@ -293,9 +440,11 @@ impl Db {
         for level in &md.levels {
             let mut ts = Vec::new();
             for t in level {
+                // Opened once to verify it; kept open up to the bound.
                 let p = dir.join(file_name(t.number, "sst"));
-                let f = fs.open(&p).map_err(|e| Error::io(&p, e))?;
-                ts.push(Arc::new(Table::open(f, p, t.number)?));
+                let table = tables.open_uncached(&p, t.number)?;
+                ts.push(Arc::new(TableHandle::of(&table, tables.fs())));
+                tables.insert(table);
             }
             levels.push(ts);
         }
@@ -304,6 +453,7 @@ impl Db {
             mem: Arc::new(Memtable::new(first_wal)),
             imms: Vec::new(),
             levels,
+            tables: tables.clone(),
         };
         let inner = Arc::new(Inner {
             wal: Mutex::new(WalState {
@@ -321,10 +471,14 @@ impl Db {
                 manifest: md,
                 bg_error: None,
                 closing: false,
+                compacting: false,
             }),
             core_cv: Condvar::new(),
             snapshots: Mutex::new(BTreeMap::new()),
             counters: Counters::default(),
+            cache,
+            tables,
+            closing: AtomicBool::new(false),
             opts,
         });
         inner.recover(&wals)?;
@@ -336,9 +490,21 @@ impl Db {
                 .spawn(move || inner.flush_loop())
                 .map_err(|e| Error::io(&dir, e))?
         };
+        let compactor = if inner.opts.auto_compaction {
+            let inner = inner.clone();
+            Some(
+                std::thread::Builder::new()
+                    .name("lsm-compact".into())
+                    .spawn(move || inner.compaction_loop())
+                    .map_err(|e| Error::io(&dir, e))?,
+            )
+        } else {
+            None
+        };
         Ok(Db {
             inner,
             flusher: Mutex::new(Some(flusher)),
+            compactor: Mutex::new(compactor),
         })
     }
 
@@ -348,8 +514,12 @@ impl Db {
     /// # Errors
     /// [`Error::Corruption`] or [`Error::Io`] from reading a table.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        // The super version first, then the sequence number: a compaction
+        // publishes its tables only after reading the sequence number its
+        // version dropping is based on, so this read sees them whole.
+        let sv = self.inner.sv.load_full();
         let seq = self.inner.visible_seq.load(AtOrd::Acquire);
-        self.inner.get_at(key.as_ref(), seq)
+        self.inner.get_in(&sv, key.as_ref(), seq)
     }
 
     /// Sets `key` to `value` with [`Options::durability`].
@@ -391,8 +561,12 @@ impl Db {
 
     /// A consistent read view at the current sequence number.
     pub fn snapshot(&self) -> Snapshot {
+        // Read the sequence number under the lock a compaction takes to
+        // list the snapshots, so none is missed.
+        let mut snaps = self.inner.snapshots.lock();
         let seq = self.inner.visible_seq.load(AtOrd::Acquire);
-        *self.inner.snapshots.lock().entry(seq).or_insert(0) += 1;
+        *snaps.entry(seq).or_insert(0) += 1;
+        drop(snaps);
         Snapshot {
             inner: self.inner.clone(),
             seq,
@@ -406,14 +580,21 @@ impl Db {
 
     /// The keys in `range`, forwards and backwards.
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Iter {
+        let sv = self.inner.sv.load_full();
         let seq = self.inner.visible_seq.load(AtOrd::Acquire);
-        self.inner.range_at(seq, &range)
+        Iter::new(
+            sv,
+            seq,
+            own_bound(range.start_bound()),
+            own_bound(range.end_bound()),
+        )
     }
 
     /// The keys starting with `prefix`, forwards and backwards.
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Iter {
+        let sv = self.inner.sv.load_full();
         let seq = self.inner.visible_seq.load(AtOrd::Acquire);
-        self.inner.prefix_at(seq, prefix.as_ref())
+        prefix_iter(sv, seq, prefix.as_ref())
     }
 
     /// Freezes the memtable and waits until every frozen memtable is in a
@@ -440,6 +621,19 @@ impl Db {
         }
     }
 
+    /// Flushes the memtables, then waits until the background compaction
+    /// has nothing left to do (returns at once without auto compaction).
+    ///
+    /// # Errors
+    /// A background error; [`Error::Closed`] if the database closes.
+    pub fn wait_for_compactions(&self) -> Result<()> {
+        self.flush()?;
+        if !self.inner.opts.auto_compaction {
+            return Ok(());
+        }
+        self.inner.wait_compactions_settled()
+    }
+
     /// Counters and sizes.
     pub fn stats(&self) -> Stats {
         let sv = self.inner.sv.load();
@@ -449,6 +643,11 @@ impl Db {
             memtable_bytes: sv.mem.approximate_bytes() as u64,
             frozen_memtables: sv.imms.len() as u64,
             tables_per_level: sv.levels.iter().map(|l| l.len() as u64).collect(),
+            bytes_per_level: sv
+                .levels
+                .iter()
+                .map(|l| l.iter().map(|t| t.size()).sum())
+                .collect(),
             table_bytes: sv.levels.iter().flatten().map(|t| t.size()).sum(),
             batches: c.batches.load(AtOrd::Relaxed),
             commit_groups: c.groups.load(AtOrd::Relaxed),
@@ -456,6 +655,18 @@ impl Db {
             wal_bytes: c.wal_bytes.load(AtOrd::Relaxed),
             flushes: c.flushes.load(AtOrd::Relaxed),
             recovered_records: c.recovered.load(AtOrd::Relaxed),
+            flush_bytes: c.flush_bytes.load(AtOrd::Relaxed),
+            compactions: c.compactions.load(AtOrd::Relaxed),
+            compaction_bytes_read: c.compaction_read.load(AtOrd::Relaxed),
+            compaction_bytes_written: c.compaction_written.load(AtOrd::Relaxed),
+            write_slowdowns: c.slowdowns.load(AtOrd::Relaxed),
+            write_stalls: c.stalls.load(AtOrd::Relaxed),
+            block_cache_hits: self.inner.cache.as_ref().map_or(0, |c| c.hits()),
+            block_cache_misses: self.inner.cache.as_ref().map_or(0, |c| c.misses()),
+            open_tables: self.inner.tables.len() as u64,
+            table_opens: self.inner.tables.opens(),
+            bloom_checked: c.bloom_checked.load(AtOrd::Relaxed),
+            bloom_useful: c.bloom_useful.load(AtOrd::Relaxed),
         }
     }
 
@@ -472,9 +683,13 @@ impl Db {
         {
             let mut core = self.inner.core.lock();
             core.closing = true;
+            self.inner.closing.store(true, AtOrd::Release);
             self.inner.core_cv.notify_all();
         }
         if let Some(h) = self.flusher.lock().take() {
+            let _ = h.join();
+        }
+        if let Some(h) = self.compactor.lock().take() {
             let _ = h.join();
         }
         let r = self.inner.wal.lock().writer.sync();
@@ -541,6 +756,14 @@ fn own_bound<K: AsRef<[u8]>>(b: Bound<&K>) -> Bound<Vec<u8>> {
     }
 }
 
+fn prefix_iter(sv: Arc<SuperVersion>, seq: u64, p: &[u8]) -> Iter {
+    let hi = match prefix_successor(p) {
+        Some(s) => Bound::Excluded(s),
+        None => Bound::Unbounded,
+    };
+    Iter::new(sv, seq, Bound::Included(p.to_vec()), hi)
+}
+
 /// A file that discards everything (the WAL placeholder during open).
 #[derive(Debug)]
 struct NullFile;
@@ -560,7 +783,22 @@ impl Inner {
     }
 
     fn get_at(&self, key: &[u8], seq: u64) -> Result<Option<Bytes>> {
-        let sv = self.sv.load();
+        let sv = self.sv.load_full();
+        self.get_in(&sv, key, seq)
+    }
+
+    /// Checks a table's bloom filter, counting the answer.
+    fn table_get(&self, t: &Table, key: &[u8], seq: u64) -> Result<Option<Lookup>> {
+        let c = &self.counters;
+        c.bloom_checked.fetch_add(1, AtOrd::Relaxed);
+        if !t.may_contain(key) {
+            c.bloom_useful.fetch_add(1, AtOrd::Relaxed);
+            return Ok(None);
+        }
+        t.get_unfiltered(key, seq)
+    }
+
+    fn get_in(&self, sv: &SuperVersion, key: &[u8], seq: u64) -> Result<Option<Bytes>> {
         let found = |l: Lookup| match l {
             Lookup::Value(v) => Some(v),
             Lookup::Deleted => None,
@@ -573,9 +811,18 @@ impl Inner {
                 return Ok(found(l));
             }
         }
-        for level in &sv.levels {
-            for t in level {
-                if let Some(l) = t.get(key, seq)? {
+        for h in &sv.levels[0] {
+            if h.smallest_user_key() <= key && key <= h.largest_user_key() {
+                if let Some(l) = self.table_get(&*sv.tables.get(h)?, key, seq)? {
+                    return Ok(found(l));
+                }
+            }
+        }
+        // Deeper levels: sorted, disjoint tables; at most one can hold it.
+        for level in &sv.levels[1..] {
+            let i = level.partition_point(|h| h.largest_user_key() < key);
+            if let Some(h) = level.get(i).filter(|h| h.smallest_user_key() <= key) {
+                if let Some(l) = self.table_get(&*sv.tables.get(h)?, key, seq)? {
                     return Ok(found(l));
                 }
             }
@@ -593,11 +840,7 @@ impl Inner {
     }
 
     fn prefix_at(&self, seq: u64, p: &[u8]) -> Iter {
-        let hi = match prefix_successor(p) {
-            Some(s) => Bound::Excluded(s),
-            None => Bound::Unbounded,
-        };
-        Iter::new(self.sv.load_full(), seq, Bound::Included(p.to_vec()), hi)
+        prefix_iter(self.sv.load_full(), seq, p)
     }
 
     /// The commit queue: the first writer to find no leader becomes the
@@ -674,6 +917,7 @@ impl Inner {
         if self.sv.load().mem.approximate_bytes() >= self.opts.memtable_bytes {
             self.freeze(wal)?;
         }
+        self.throttle()?;
         let mut buf = std::mem::take(&mut wal.buf);
         buf.clear();
         let mut seq = wal.last_seq;
@@ -720,6 +964,32 @@ impl Inner {
         Ok(firsts)
     }
 
+    /// Slows writes while L0 holds many files and stops them while it
+    /// holds too many (RocksDB's write stalls), so compaction keeps up.
+    fn throttle(&self) -> Result<()> {
+        if !self.opts.auto_compaction {
+            return Ok(());
+        }
+        let l0 = || self.sv.load().levels[0].len();
+        if l0() >= self.opts.l0_stop_trigger {
+            self.counters.stalls.fetch_add(1, AtOrd::Relaxed);
+            let mut core = self.core.lock();
+            while l0() >= self.opts.l0_stop_trigger {
+                if let Some(e) = &core.bg_error {
+                    return Err(e.clone());
+                }
+                if core.closing {
+                    return Err(Error::Closed);
+                }
+                self.core_cv.wait(&mut core);
+            }
+        } else if l0() >= self.opts.l0_slowdown_trigger {
+            self.counters.slowdowns.fetch_add(1, AtOrd::Relaxed);
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        Ok(())
+    }
+
     /// Freezes the active memtable and switches to a new WAL file; stalls
     /// while too many frozen memtables wait for flush. Caller holds the
     /// WAL lock.
@@ -754,6 +1024,7 @@ impl Inner {
             mem: Arc::new(Memtable::new(number)),
             imms,
             levels: cur.levels.clone(),
+            tables: cur.tables.clone(),
         }));
         self.core_cv.notify_all();
         Ok(())
@@ -810,8 +1081,10 @@ impl Inner {
         self.fs()
             .sync_dir(&self.dir)
             .map_err(|e| Error::io(&self.dir, e))?;
-        let f = self.fs().open(&path).map_err(|e| Error::io(&path, e))?;
-        let table = Arc::new(Table::open(f, path, number)?);
+        let table = self.tables.open_uncached(&path, number)?;
+        let handle = Arc::new(TableHandle::of(&table, self.opts.fs.clone()));
+        self.tables.insert(table);
+        self.counters.flush_bytes.fetch_add(size, AtOrd::Relaxed);
         let meta = TableMeta {
             number,
             size,
@@ -842,7 +1115,7 @@ impl Inner {
         let old_log = core.manifest.log_number;
         core.manifest = md;
         let mut levels = cur.levels.clone();
-        levels[0].insert(0, table);
+        levels[0].insert(0, handle);
         let imms = if frozen {
             cur.imms[..cur.imms.len() - 1].to_vec()
         } else {
@@ -852,6 +1125,7 @@ impl Inner {
             mem: cur.mem.clone(),
             imms,
             levels,
+            tables: cur.tables.clone(),
         }));
         let new_log = core.manifest.log_number;
         drop(core);
@@ -935,6 +1209,7 @@ impl Inner {
             mem: Arc::new(Memtable::new(first_wal)),
             imms: cur.imms.clone(),
             levels: cur.levels.clone(),
+            tables: cur.tables.clone(),
         }));
     }
 

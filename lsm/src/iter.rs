@@ -12,11 +12,13 @@ use crate::error::Result;
 use crate::format::{cmp_internal, internal_key, split_internal_key, Kind, KIND_SEEK, MAX_SEQ};
 use crate::memtable::MemCursor;
 use crate::sstable::TableCursor;
+use crate::table_cache::{TableCache, TableHandle};
 
 #[derive(Debug)]
 enum Src {
     Mem(MemCursor),
     Table(TableCursor),
+    Level(LevelCursor),
 }
 
 impl Src {
@@ -24,18 +26,21 @@ impl Src {
         match self {
             Src::Mem(c) => c.valid(),
             Src::Table(c) => c.valid(),
+            Src::Level(c) => c.valid(),
         }
     }
     fn key(&self) -> &[u8] {
         match self {
             Src::Mem(c) => c.key(),
             Src::Table(c) => c.key(),
+            Src::Level(c) => c.key(),
         }
     }
     fn value(&self) -> Bytes {
         match self {
             Src::Mem(c) => c.value().clone(),
             Src::Table(c) => c.value(),
+            Src::Level(c) => c.value(),
         }
     }
     fn seek(&mut self, t: &[u8]) -> Result<()> {
@@ -45,6 +50,7 @@ impl Src {
                 Ok(())
             }
             Src::Table(c) => c.seek(t),
+            Src::Level(c) => c.seek(t),
         }
     }
     fn seek_for_prev(&mut self, t: &[u8]) -> Result<()> {
@@ -54,6 +60,7 @@ impl Src {
                 Ok(())
             }
             Src::Table(c) => c.seek_for_prev(t),
+            Src::Level(c) => c.seek_for_prev(t),
         }
     }
     fn seek_first(&mut self) -> Result<()> {
@@ -63,6 +70,7 @@ impl Src {
                 Ok(())
             }
             Src::Table(c) => c.seek_first(),
+            Src::Level(c) => c.seek_first(),
         }
     }
     fn seek_last(&mut self) -> Result<()> {
@@ -72,6 +80,7 @@ impl Src {
                 Ok(())
             }
             Src::Table(c) => c.seek_last(),
+            Src::Level(c) => c.seek_last(),
         }
     }
     fn next(&mut self) -> Result<()> {
@@ -81,6 +90,7 @@ impl Src {
                 Ok(())
             }
             Src::Table(c) => c.next(),
+            Src::Level(c) => c.next(),
         }
     }
     fn prev(&mut self) -> Result<()> {
@@ -90,22 +100,136 @@ impl Src {
                 Ok(())
             }
             Src::Table(c) => c.prev(),
+            Src::Level(c) => c.prev(),
         }
     }
 }
 
-fn sources(sv: &SuperVersion) -> Vec<Src> {
+/// One cursor per memtable and per L0 table, one per deeper level.
+fn sources(sv: &SuperVersion) -> Result<Vec<Src>> {
     let mut v = Vec::new();
     v.push(Src::Mem(MemCursor::new(sv.mem.clone())));
     for m in &sv.imms {
         v.push(Src::Mem(MemCursor::new(m.clone())));
     }
-    for level in &sv.levels {
-        for t in level {
-            v.push(Src::Table(TableCursor::new(t.clone())));
+    for h in &sv.levels[0] {
+        v.push(Src::Table(TableCursor::new(sv.tables.get(h)?)));
+    }
+    for level in &sv.levels[1..] {
+        if !level.is_empty() {
+            v.push(Src::Level(LevelCursor {
+                handles: level.clone(),
+                tables: sv.tables.clone(),
+                idx: 0,
+                cur: None,
+            }));
         }
     }
-    v
+    Ok(v)
+}
+
+/// A cursor over a level of sorted, disjoint tables (LevelDB's
+/// concatenating iterator): opens one table at a time.
+#[derive(Debug)]
+struct LevelCursor {
+    handles: Vec<Arc<TableHandle>>,
+    tables: Arc<TableCache>,
+    idx: usize,
+    cur: Option<TableCursor>,
+}
+
+impl LevelCursor {
+    fn open(&mut self, idx: usize) -> Result<&mut TableCursor> {
+        self.idx = idx;
+        let t = self.tables.get(&self.handles[idx])?;
+        Ok(self.cur.insert(TableCursor::new(t)))
+    }
+    fn valid(&self) -> bool {
+        self.cur.as_ref().is_some_and(|c| c.valid())
+    }
+    fn key(&self) -> &[u8] {
+        self.cur.as_ref().expect("valid").key()
+    }
+    fn value(&self) -> Bytes {
+        self.cur.as_ref().expect("valid").value()
+    }
+    /// From table `idx` on, the first entry (skipping empty tables).
+    fn first_from(&mut self, mut idx: usize) -> Result<()> {
+        while idx < self.handles.len() {
+            self.open(idx)?.seek_first()?;
+            if self.valid() {
+                return Ok(());
+            }
+            idx += 1;
+        }
+        self.cur = None;
+        Ok(())
+    }
+    /// From table `idx` down, the last entry (skipping empty tables).
+    fn last_from(&mut self, idx: Option<usize>) -> Result<()> {
+        let mut idx = idx;
+        while let Some(i) = idx {
+            self.open(i)?.seek_last()?;
+            if self.valid() {
+                return Ok(());
+            }
+            idx = i.checked_sub(1);
+        }
+        self.cur = None;
+        Ok(())
+    }
+    fn seek_first(&mut self) -> Result<()> {
+        self.first_from(0)
+    }
+    fn seek_last(&mut self) -> Result<()> {
+        self.last_from(self.handles.len().checked_sub(1))
+    }
+    fn seek(&mut self, t: &[u8]) -> Result<()> {
+        let i = self
+            .handles
+            .partition_point(|h| cmp_internal(h.largest(), t) == Ordering::Less);
+        if i >= self.handles.len() {
+            self.cur = None;
+            return Ok(());
+        }
+        self.open(i)?.seek(t)?;
+        if !self.valid() {
+            self.first_from(i + 1)?;
+        }
+        Ok(())
+    }
+    fn seek_for_prev(&mut self, t: &[u8]) -> Result<()> {
+        let i = self
+            .handles
+            .partition_point(|h| cmp_internal(h.smallest(), t) != Ordering::Greater);
+        let Some(i) = i.checked_sub(1) else {
+            self.cur = None;
+            return Ok(());
+        };
+        self.open(i)?.seek_for_prev(t)?;
+        if !self.valid() {
+            self.last_from(i.checked_sub(1))?;
+        }
+        Ok(())
+    }
+    fn next(&mut self) -> Result<()> {
+        if let Some(c) = &mut self.cur {
+            c.next()?;
+            if !c.valid() {
+                self.first_from(self.idx + 1)?;
+            }
+        }
+        Ok(())
+    }
+    fn prev(&mut self) -> Result<()> {
+        if let Some(c) = &mut self.cur {
+            c.prev()?;
+            if !c.valid() {
+                self.last_from(self.idx.checked_sub(1))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 fn ukey(k: &[u8]) -> &[u8] {
@@ -168,7 +292,7 @@ impl Iter {
 
     fn step_forward(&mut self) -> Result<Option<(Bytes, Bytes)>> {
         if self.fwd.is_none() {
-            let mut srcs = sources(&self.sv);
+            let mut srcs = sources(&self.sv)?;
             for s in &mut srcs {
                 match &self.lo {
                     Bound::Included(k) | Bound::Excluded(k) => {
@@ -223,7 +347,7 @@ impl Iter {
 
     fn step_backward(&mut self) -> Result<Option<(Bytes, Bytes)>> {
         if self.bwd.is_none() {
-            let mut srcs = sources(&self.sv);
+            let mut srcs = sources(&self.sv)?;
             for s in &mut srcs {
                 match &self.hi {
                     Bound::Included(k) | Bound::Excluded(k) => {

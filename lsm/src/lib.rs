@@ -14,13 +14,23 @@
 //!   restart points every 16 keys, optional lz4, a CRC-32C per block; the
 //!   index and the table properties are rkyv archives searched in place;
 //!   `get` returns values as slices of the block buffer.
-//! - **Manifest** ([`manifest`]): the live tables, replaced atomically.
+//! - **Bloom filters** ([`sstable::filter`]): one per table, ~10 bits per
+//!   user key (LevelDB's double hashing over xxh3), checked before any
+//!   block is read on a point lookup.
+//! - **Block cache** ([`cache`]): a sharded LRU of decoded blocks keyed by
+//!   (table, offset), bounded in bytes; cached values are still handed out
+//!   as `Bytes` slices.
+//! - **Manifest** ([`manifest`]): the live tables per level, replaced
+//!   atomically (after every flush and every compaction).
+//! - **Leveled compaction** (background thread): an L0 file-count
+//!   trigger, size ratio 10 between levels, a target table size; versions
+//!   hidden from every open snapshot are dropped, tombstones only where no
+//!   deeper level can hold an older version; writes slow down, then stop,
+//!   as L0 grows ([`Options`], [`Stats`]).
 //! - Every file starts with a magic number and a format version
-//!   ([`format`]).
+//!   ([`format`](mod@format)).
 //!
-//! Compaction, bloom filters, a block cache and a value log come next
-//! (issue 6): the manifest already has levels and the table footer a
-//! reserved filter handle.
+//! A value log (key-value separation, issue 6) comes next.
 //!
 //! # Examples
 //! ```
@@ -41,6 +51,7 @@
 #![deny(missing_docs)]
 
 pub mod batch;
+pub mod cache;
 mod db;
 pub mod error;
 pub mod format;
@@ -49,6 +60,7 @@ mod iter;
 pub mod manifest;
 pub mod memtable;
 pub mod sstable;
+mod table_cache;
 pub mod wal;
 
 pub use batch::WriteBatch;

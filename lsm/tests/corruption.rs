@@ -17,8 +17,14 @@ type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
 fn opts() -> Options {
     Options {
-        memtable_bytes: 8192,
+        memtable_bytes: 4096,
         block_size: 512,
+        // Tables written by compaction in deeper levels too.
+        l0_compaction_trigger: 2,
+        level1_bytes: 4 << 10,
+        level_size_ratio: 2,
+        target_table_bytes: 2 << 10,
+        num_levels: 4,
         ..Options::default()
     }
 }
@@ -43,6 +49,8 @@ fn build(dir: &Path) -> Vec<Model> {
             db.flush().unwrap();
         }
     }
+    db.wait_for_compactions().unwrap();
+    assert!(db.stats().compactions > 0, "the build must compact");
     db.close().unwrap();
     states
 }

@@ -1,5 +1,6 @@
 //! Model test: random puts, deletes, batches, snapshots, iterations,
-//! flushes and reopens, checked against a `BTreeMap`.
+//! flushes and reopens, checked against a `BTreeMap`, with background
+//! compaction active (small memtables, tables and levels).
 //!
 //! `LSM_MODEL_SEEDS` (default 6) seeds of `LSM_MODEL_STEPS` (default 1500)
 //! steps each; CI runs the defaults, a long sweep sets larger values.
@@ -87,6 +88,16 @@ fn open(dir: &std::path::Path, rng: &mut fastrand::Rng) -> Db {
         } else {
             lsm::sstable::block::Compression::None
         },
+        // Small levels and tables so compactions run during the test.
+        l0_compaction_trigger: rng.usize(1..4),
+        l0_slowdown_trigger: 6,
+        l0_stop_trigger: 12,
+        level1_bytes: 4096 * rng.u64(2..8),
+        level_size_ratio: rng.u64(2..5),
+        target_table_bytes: 1024 * rng.u64(1..8),
+        num_levels: rng.usize(3..7),
+        block_cache_bytes: [0, 16 << 10, 1 << 20][rng.usize(0..3)],
+        max_open_tables: rng.usize(1..10),
         ..Options::default()
     };
     Db::open(dir, opts).unwrap()
@@ -218,6 +229,8 @@ fn run(seed: u64, steps: usize) {
     }
     snaps.clear();
     assert_eq!(dump(&db).unwrap(), model, "seed {seed}: final");
+    db.wait_for_compactions().unwrap();
+    assert_eq!(dump(&db).unwrap(), model, "seed {seed}: compacted");
     db.close().unwrap();
     let db = open(dir.path(), &mut rng);
     assert_eq!(dump(&db).unwrap(), model, "seed {seed}: final reopen");

@@ -12,6 +12,8 @@ use super::block::{
     decode_block, encode_block, Block, BlockBuilder, BlockError, Compression, Ent,
     BLOCK_TRAILER_LEN, MAX_BLOCK_LEN,
 };
+use super::filter::{may_contain, FilterBuilder};
+use crate::cache::BlockCache;
 use crate::error::{Error, Result};
 use crate::format::{
     cmp_internal, push_internal_key, split_internal_key, user_key, FileHeader, FileKind, Kind,
@@ -101,6 +103,7 @@ pub struct TableBuilder {
     index: IndexBlock,
     props: TableProperties,
     ikey: Vec<u8>,
+    filter: FilterBuilder,
 }
 
 impl TableBuilder {
@@ -131,6 +134,7 @@ impl TableBuilder {
                 ..Default::default()
             },
             ikey: Vec::new(),
+            filter: FilterBuilder::default(),
         };
         b.out
             .extend_from_slice(&FileHeader::encode(FileKind::Table));
@@ -164,6 +168,9 @@ impl TableBuilder {
         let p = &mut self.props;
         if p.num_entries == 0 {
             p.smallest = ikey.to_vec();
+        }
+        if p.num_entries == 0 || user_key(&p.largest) != user_key(ikey) {
+            self.filter.add(user_key(ikey));
         }
         p.num_entries += 1;
         p.num_deletions += u64::from(kind == Kind::Delete as u8);
@@ -211,6 +218,12 @@ impl TableBuilder {
         Ok(())
     }
 
+    /// Bytes of the table written or buffered so far (data blocks only;
+    /// the open block is not counted).
+    pub fn estimated_size(&self) -> u64 {
+        self.offset + self.out.len() as u64
+    }
+
     /// Number of entries added.
     pub fn num_entries(&self) -> u64 {
         self.props.num_entries
@@ -226,6 +239,12 @@ impl TableBuilder {
         if self.props.num_entries == 0 {
             self.props.min_seq = 0;
         }
+        let filter_off = self.offset + self.out.len() as u64;
+        let start = self.out.len();
+        self.filter.finish_into(&mut self.out);
+        let filter_len = (self.out.len() - start) as u64;
+        let c = crc32c::crc32c(&self.out[start..]);
+        self.out.extend_from_slice(&c.to_le_bytes());
         let index = rkyv::to_bytes::<rkyv::rancor::Error>(&self.index).expect("in-memory");
         let props = rkyv::to_bytes::<rkyv::rancor::Error>(&self.props).expect("in-memory");
         let index_off = self.offset + self.out.len() as u64;
@@ -242,8 +261,8 @@ impl TableBuilder {
             index.len() as u64,
             props_off,
             props.len() as u64,
-            0,
-            0,
+            filter_off,
+            filter_len,
         ] {
             footer.extend_from_slice(&v.to_le_bytes());
         }
@@ -322,6 +341,8 @@ pub struct Table {
     data_end: u64,
     index: Validated<ArchivedIndexBlock>,
     props: Validated<ArchivedTableProperties>,
+    filter: Option<Box<[u8]>>,
+    cache: Option<Arc<BlockCache>>,
 }
 
 impl Table {
@@ -370,6 +391,7 @@ impl Table {
         }
         let u = |i: usize| u64::from_le_bytes(f[i * 8..i * 8 + 8].try_into().expect("8"));
         let (index_off, index_len, props_off, props_len) = (u(0), u(1), u(2), u(3));
+        let (filter_off, filter_len) = (u(4), u(5));
         let meta = |off: u64, len: u64, what: &str| -> Result<AlignedVec<16>> {
             let end = off.checked_add(len).and_then(|e| e.checked_add(4));
             if len > MAX_META_LEN || off < HEADER_LEN as u64 || end.is_none_or(|e| e > foot_at) {
@@ -400,15 +422,72 @@ impl Table {
         let props = Validated::new(meta(props_off, props_len, "properties")?).map_err(|e| {
             Error::corruption(&path, props_off, format!("invalid properties archive: {e}"))
         })?;
+        let filter = if filter_len == 0 {
+            None
+        } else {
+            Some(
+                meta(filter_off, filter_len, "filter")?
+                    .to_vec()
+                    .into_boxed_slice(),
+            )
+        };
+        let data_end = if filter.is_some() {
+            filter_off.min(index_off)
+        } else {
+            index_off
+        };
         Ok(Table {
             file,
             path,
             number,
             size,
-            data_end: index_off,
+            data_end,
             index,
             props,
+            filter,
+            cache: None,
         })
+    }
+
+    /// Opens a table whose data blocks go through `cache`.
+    ///
+    /// # Errors
+    /// As [`Table::open`].
+    pub fn open_cached(
+        file: Arc<dyn RandomAccessFile>,
+        path: PathBuf,
+        number: u64,
+        cache: Option<Arc<BlockCache>>,
+    ) -> Result<Table> {
+        let mut t = Table::open(file, path, number)?;
+        t.cache = cache;
+        Ok(t)
+    }
+
+    /// Whether the table may hold a version of `user_key`: `false` when
+    /// its bloom filter rules the key out (no block is read). Tables
+    /// without a filter answer `true`.
+    pub fn may_contain(&self, user_key: &[u8]) -> bool {
+        self.filter
+            .as_deref()
+            .is_none_or(|f| may_contain(f, user_key))
+    }
+
+    /// Whether `user_key` lies between the table's smallest and largest
+    /// user keys.
+    pub fn key_in_range(&self, user_key_: &[u8]) -> bool {
+        let p = self.properties();
+        user_key(p.smallest.as_slice()) <= user_key_ && user_key_ <= user_key(p.largest.as_slice())
+    }
+
+    /// Smallest user key.
+    pub fn smallest_user_key(&self) -> &[u8] {
+        user_key(self.properties().smallest.as_slice())
+    }
+
+    /// Largest user key.
+    pub fn largest_user_key(&self) -> &[u8] {
+        user_key(self.properties().largest.as_slice())
     }
 
     /// The table's file number.
@@ -440,8 +519,23 @@ impl Table {
         Error::corruption(&self.path, offset + e.offset as u64, e.reason)
     }
 
-    /// Reads, verifies and decodes data block `i`.
+    /// Data block `i`, from the block cache or read, verified, decoded
+    /// (and cached).
     fn read_block(&self, i: usize) -> Result<Block> {
+        let Some(cache) = &self.cache else {
+            return self.read_block_uncached(i);
+        };
+        let key = (self.number, self.index().entries[i].offset.to_native());
+        if let Some(b) = cache.get(key) {
+            return Ok(b);
+        }
+        let b = self.read_block_uncached(i)?;
+        cache.insert(key, b.clone());
+        Ok(b)
+    }
+
+    /// Reads, verifies and decodes data block `i`.
+    fn read_block_uncached(&self, i: usize) -> Result<Block> {
         let e = &self.index().entries[i];
         let off = e.offset.to_native();
         let len = e.len.to_native() as u64;
@@ -482,6 +576,14 @@ impl Table {
     /// # Errors
     /// [`Error::Corruption`] naming the file and offset, [`Error::Io`].
     pub fn get(&self, user_key_: &[u8], seq: u64) -> Result<Option<Lookup>> {
+        if !self.may_contain(user_key_) {
+            return Ok(None);
+        }
+        self.get_unfiltered(user_key_, seq)
+    }
+
+    /// [`Table::get`] without consulting the bloom filter (the caller did).
+    pub(crate) fn get_unfiltered(&self, user_key_: &[u8], seq: u64) -> Result<Option<Lookup>> {
         let mut target = Vec::with_capacity(user_key_.len() + 8);
         push_internal_key(&mut target, user_key_, seq, KIND_SEEK);
         let i = self.find_block(&target);
@@ -712,6 +814,42 @@ mod tests {
             assert_eq!(t.get(b"key", 1 << 40).unwrap(), None);
             assert_eq!(t.get(b"zzz", 1 << 40).unwrap(), None);
         }
+    }
+
+    #[test]
+    fn bloom_filter_rules_out_most_absent_keys_and_no_present_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _) = build(dir.path(), 3000, Compression::None);
+        let t = Table::open(StdFs.open(&path).unwrap(), path, 7).unwrap();
+        for i in 0..3000 {
+            assert!(t.may_contain(format!("key{:06}", i).as_bytes()));
+        }
+        let maybe = (0..3000)
+            .filter(|i| t.may_contain(format!("nokey{:06}", i).as_bytes()))
+            .count();
+        assert!(maybe < 90, "{maybe} of 3000 absent keys pass the filter");
+        // Ruled out by the filter: `get` answers without a block read.
+        let absent = (0..3000)
+            .map(|i| format!("key{:06}x", i))
+            .find(|k| !t.may_contain(k.as_bytes()))
+            .unwrap();
+        assert_eq!(t.get(absent.as_bytes(), 1 << 40).unwrap(), None);
+    }
+
+    #[test]
+    fn cached_table_reads_hit_the_block_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _) = build(dir.path(), 1000, Compression::Lz4);
+        let cache = Arc::new(BlockCache::new(1 << 20));
+        let t =
+            Table::open_cached(StdFs.open(&path).unwrap(), path, 7, Some(cache.clone())).unwrap();
+        for _ in 0..2 {
+            let got = t.get(b"key000501", 1 << 40).unwrap();
+            let want = format!("value-{}-", 501).repeat(5);
+            assert_eq!(got, Some(Lookup::Value(want.into())));
+        }
+        assert_eq!((cache.hits(), cache.misses()), (1, 1));
+        assert!(cache.used_bytes() > 0);
     }
 
     #[test]
