@@ -4,9 +4,12 @@
 //!
 //! Commands:
 //! - `bench [TARGET...] [OPTIONS]`: run benchmarks and print Markdown tables
-//!   (see [`USAGE`]). Today only `resp-server` has one: it compares our
-//!   server with a real Redis using `redis-benchmark` and a raw-TCP loader.
+//!   (see [`USAGE`]). Two targets have a harness of their own:
+//!   `resp-server` compares our server with a real Redis using
+//!   `redis-benchmark` and a raw-TCP loader; `lsm` runs the `lsm_bench`
+//!   binary of the `benches` crate (our engine vs fjall and redb).
 
+mod bench_lsm;
 mod bench_server;
 mod proc;
 mod resp;
@@ -27,7 +30,12 @@ commands:
 bench targets:
   resp-server   our server vs Redis 7 (redis-benchmark throughput/latency,
                 memory per key); the default when no target is given
-  lsm, codec, node-state, raft-store
+  lsm           our lsm engine vs fjall 3.1 and redb 4.5 on issue 6's
+                workloads in one run (the lsm_bench binary of benches,
+                built in release). The engine's criterion micro benches
+                (WAL decode, reopen, put/get/scan) stay separate:
+                cargo bench -p benches --bench lsm
+  codec, node-state, raft-store
                 criterion benchmarks (cargo bench -p benches --bench NAME),
                 once written
 
@@ -40,14 +48,29 @@ bench options (resp-server):
   --server-args S extra flags for our server, e.g. \"--threads 1\"
   --no-build      use target/release/resp-server as it is (default: build
                   it first with cargo build --release -p resp-server)
+
+bench options (lsm):
+  --quick         every workload at 5% of the issue's sizes (--scale 0.05)
+  --scale F       every workload's size times F (default 1.0: 2M pairs,
+                  1M reads, 200k scans, ...; minutes per engine)
+  --out FILE      also write the Markdown report to FILE
+  --no-build      use target/release/lsm_bench as it is (default: build it
+                  first with cargo build --release -p benches --bin lsm_bench)
+  The engines' files go to fresh directories under $TMPDIR (default /tmp).
+  With --out, name one target per command.
 ";
 
-/// Benchmark targets with a harness of their own (run by default).
-const TARGETS: &[&str] = &["resp-server"];
+/// Benchmark targets with a harness of their own.
+const TARGETS: &[&str] = &["resp-server", "lsm"];
+
+/// The targets run when none is named.
+const DEFAULT_TARGETS: &[&str] = &["resp-server"];
 
 /// Benchmark targets measured by criterion: `cargo bench -p benches --bench
-/// <name with _>`, once `benches/benches/<name with _>.rs` exists.
-const CRITERION: &[&str] = &["lsm", "codec", "node-state", "raft-store"];
+/// <name with _>`, once `benches/benches/<name with _>.rs` exists. (The
+/// criterion benches of `lsm` are run directly: the `lsm` target is the
+/// harness.)
+const CRITERION: &[&str] = &["codec", "node-state", "raft-store"];
 
 fn main() -> ExitCode {
     match run() {
@@ -90,6 +113,7 @@ fn bench(args: &[String], all_args: &[String]) -> Result<()> {
         server_args: Vec::new(),
         command_line: format!("cargo xtask {}", all_args.join(" ")),
     };
+    let mut scale = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -110,6 +134,13 @@ fn bench(args: &[String], all_args: &[String]) -> Result<()> {
                 opts.requests = Some(positive(&value("--requests")?, "--requests")? as u64)
             }
             "--out" => opts.out = Some(PathBuf::from(value("--out")?)),
+            "--scale" => {
+                let v = value("--scale")?;
+                match v.parse::<f64>() {
+                    Ok(f) if f > 0.0 && f.is_finite() => scale = Some(v),
+                    _ => bail!("--scale takes a positive number, got `{v}`"),
+                }
+            }
             "--server-args" => {
                 opts.server_args = value("--server-args")?
                     .split_whitespace()
@@ -125,7 +156,17 @@ fn bench(args: &[String], all_args: &[String]) -> Result<()> {
         }
     }
     if targets.is_empty() {
-        targets.extend(TARGETS.iter().map(|t| t.to_string()));
+        targets.extend(DEFAULT_TARGETS.iter().map(|t| t.to_string()));
+    }
+    if opts.out.is_some() && targets.len() > 1 {
+        bail!("--out takes one target (each target writes its own report)\n\n{USAGE}");
+    }
+    let runs_lsm = targets.iter().any(|t| t == "lsm");
+    if scale.is_some() && !runs_lsm {
+        bail!("--scale applies to the lsm target only\n\n{USAGE}");
+    }
+    if scale.is_some() && opts.quick {
+        bail!("--quick and --scale exclude each other (--quick is --scale 0.05)");
     }
     // Check every name before running anything: a typo should not cost a
     // ten-minute run first.
@@ -145,6 +186,15 @@ fn bench(args: &[String], all_args: &[String]) -> Result<()> {
     for t in &targets {
         match t.as_str() {
             "resp-server" => bench_server::run(&opts).context("benchmark resp-server")?,
+            "lsm" => {
+                let lsm_opts = bench_lsm::Options {
+                    quick: opts.quick,
+                    scale: scale.clone(),
+                    build: opts.build,
+                    out: opts.out.clone(),
+                };
+                bench_lsm::run(&workspace_root(), &lsm_opts).context("benchmark lsm")?
+            }
             name => criterion_bench(name)?,
         }
     }
