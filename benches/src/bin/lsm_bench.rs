@@ -513,10 +513,11 @@ enum Row {
     SizeAfter,
     SizeClosed,
     Concurrent,
+    Reopen,
 }
 
 impl Row {
-    const ALL: [Row; 14] = [
+    const ALL: [Row; 15] = [
         Row::BulkLoad,
         Row::Floor,
         Row::SingleWrite,
@@ -531,6 +532,7 @@ impl Row {
         Row::SizeAfter,
         Row::SizeClosed,
         Row::Concurrent,
+        Row::Reopen,
     ];
 
     /// Label (with the workload's size), unit, and whether higher is better.
@@ -611,6 +613,16 @@ impl Row {
                 ),
                 "writes/s",
                 true,
+            ),
+            Row::Reopen => (
+                format!(
+                    "reopen after {} pairs written in batches of {} and closed (issue 5: \
+                     WAL/journal replay), until the first read",
+                    thousands(s.pairs as f64),
+                    thousands(BULK_BATCH as f64)
+                ),
+                "ms",
+                false,
             ),
         }
     }
@@ -967,6 +979,22 @@ fn run_engine(
     if let Some(n) = e.note() {
         res.notes
             .push(format!("{} after the concurrent writers: {n}", kind.name()));
+    }
+    e.close()?;
+
+    // Reopen after writes that were not flushed into tables by the writer
+    // (ours and fjall replay their WAL/journal; redb has nothing to replay).
+    log("reopen");
+    let dir3 = tmp.path().join("db-reopen");
+    let e = kind.open(&dir3)?;
+    load(&*e, &keys, 0..s.pairs, BULK_BATCH as u64, false)?;
+    e.close()?;
+    let t = Instant::now();
+    let e = kind.open(&dir3)?;
+    let found = e.reader()?.get(&keys.key(s.pairs - 1))?;
+    res.set(Row::Reopen, kind, t.elapsed().as_secs_f64() * 1e3);
+    if found.is_none() {
+        bail!("the last key written before reopening is missing");
     }
     e.close()?;
     Ok(())
