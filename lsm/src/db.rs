@@ -597,6 +597,19 @@ impl Db {
         prefix_iter(sv, seq, prefix.as_ref())
     }
 
+    /// Flushes the memtable, then compacts every table into the deepest
+    /// level that holds data (at least L1), so that overwritten versions
+    /// and tombstones no open snapshot needs take no more space (RocksDB's
+    /// `CompactRange` over all keys). Blocks until done; the background
+    /// compaction waits meanwhile. Reads and writes go on.
+    ///
+    /// # Errors
+    /// I/O errors, a background error, or [`Error::Closed`].
+    pub fn compact_all(&self) -> Result<()> {
+        self.flush()?;
+        self.inner.compact_all()
+    }
+
     /// Freezes the memtable and waits until every frozen memtable is in a
     /// table (after which the WAL files they needed are deleted).
     ///

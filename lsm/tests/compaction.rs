@@ -201,3 +201,60 @@ fn bad_level_options_are_rejected() {
         ));
     }
 }
+
+#[test]
+fn compact_all_leaves_one_level_without_garbage_and_keeps_snapshots() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), small()).unwrap();
+    let mut model = Model::new();
+    // Every key written five times, then half of them deleted.
+    for round in 0..5u32 {
+        for k in 0..400u32 {
+            let key = format!("key{k:03}").into_bytes();
+            let value = format!("v{round}-{k}-{}", "x".repeat(40)).into_bytes();
+            db.put(&key, &value).unwrap();
+            model.insert(key, value);
+        }
+    }
+    let snap = db.snapshot();
+    let before_delete = model.clone();
+    for k in (0..400u32).step_by(2) {
+        let key = format!("key{k:03}").into_bytes();
+        db.delete(&key).unwrap();
+        model.remove(&key);
+    }
+    db.wait_for_compactions().unwrap();
+    let bytes_before: u64 = db.stats().bytes_per_level.iter().sum();
+
+    db.compact_all().unwrap();
+    let st = db.stats();
+    let non_empty = st.tables_per_level.iter().filter(|&&n| n > 0).count();
+    assert_eq!(non_empty, 1, "one level holds everything: {st:?}");
+    assert_eq!(st.tables_per_level[0], 0, "{st:?}");
+    // The snapshot still needs the deleted keys' last versions.
+    assert_eq!(&dump_snapshot(&snap), &before_delete);
+    assert_eq!(&dump(&db).unwrap(), &model);
+    drop(snap);
+
+    // Without the snapshot, the tombstones and the versions only it saw
+    // go: less than half the bytes remain.
+    db.compact_all().unwrap();
+    let bytes_after: u64 = db.stats().bytes_per_level.iter().sum();
+    assert!(
+        bytes_after * 2 < bytes_before,
+        "{bytes_after} bytes after, {bytes_before} before"
+    );
+    assert_eq!(&dump(&db).unwrap(), &model);
+    db.close().unwrap();
+    let db = Db::open(dir.path(), small()).unwrap();
+    assert_eq!(&dump(&db).unwrap(), &model);
+}
+
+fn dump_snapshot(s: &lsm::Snapshot) -> Model {
+    s.iter()
+        .map(|r| {
+            let (k, v) = r.unwrap();
+            (k.to_vec(), v.to_vec())
+        })
+        .collect()
+}

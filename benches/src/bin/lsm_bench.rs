@@ -291,10 +291,9 @@ impl Engine for Ours {
     }
 
     fn compact(&mut self) -> Result<bool> {
-        // No manual major compaction: flush the memtable into a table (which
-        // drops the WAL), then let the background leveled compaction settle.
-        self.db.flush()?;
-        self.db.wait_for_compactions()?;
+        // Flush the memtable, then compact every table into the bottommost
+        // level (as fjall's major compaction and redb's compact do).
+        self.db.compact_all()?;
         Ok(true)
     }
 

@@ -119,9 +119,12 @@ impl Inner {
                         return;
                     }
                     let sv = self.sv.load();
-                    if let Some(level) = self.pick_level(&sv) {
-                        core.compacting = true;
-                        break Self::plan(&sv, level, &cursors[level]);
+                    // `compacting` may also be held by `compact_all`.
+                    if !core.compacting {
+                        if let Some(level) = self.pick_level(&sv) {
+                            core.compacting = true;
+                            break Self::plan(&sv, level, &cursors[level]);
+                        }
                     }
                     self.core_cv.wait(&mut core);
                 }
@@ -155,6 +158,73 @@ impl Inner {
             }
             self.core_cv.wait(&mut core);
         }
+    }
+
+    /// Compacts every table down into the deepest level that holds data
+    /// (at least L1), level by level, with the background compaction held
+    /// off: afterwards no overwritten version and no tombstone that no open
+    /// snapshot needs is left (RocksDB's `CompactRange` over the whole key
+    /// space, bottommost level included).
+    pub(super) fn compact_all(&self) -> Result<()> {
+        {
+            let mut core = self.core.lock();
+            loop {
+                if let Some(e) = &core.bg_error {
+                    return Err(e.clone());
+                }
+                if core.closing {
+                    return Err(Error::Closed);
+                }
+                if !core.compacting {
+                    core.compacting = true;
+                    break;
+                }
+                self.core_cv.wait(&mut core);
+            }
+        }
+        let r = (|| {
+            let sv = self.sv.load_full();
+            let last = (1..sv.levels.len())
+                .rev()
+                .find(|&l| !sv.levels[l].is_empty())
+                .unwrap_or(1);
+            drop(sv);
+            // Whether the last step rewrote every table of `last`.
+            let mut rewrote_last = false;
+            for level in 0..last {
+                let sv = self.sv.load_full();
+                let inputs = sv.levels[level].clone();
+                if inputs.is_empty() {
+                    continue;
+                }
+                let (lo, hi) = user_range(&inputs);
+                let overlaps = overlapping(&sv.levels[level + 1], &lo, &hi);
+                rewrote_last = level + 1 == last && overlaps.len() == sv.levels[last].len();
+                drop(sv);
+                self.compact(&Plan {
+                    level,
+                    inputs,
+                    overlaps,
+                })?;
+            }
+            if !rewrote_last {
+                // The bottommost level onto itself: drops the tombstones and
+                // shadowed versions it holds.
+                let tables = self.sv.load().levels[last].clone();
+                if !tables.is_empty() {
+                    self.compact(&Plan {
+                        level: last - 1,
+                        inputs: Vec::new(),
+                        overlaps: tables,
+                    })?;
+                }
+            }
+            Ok(())
+        })();
+        let mut core = self.core.lock();
+        core.compacting = false;
+        self.core_cv.notify_all();
+        r
     }
 
     fn new_table(&self) -> Result<(u64, PathBuf, TableBuilder)> {
