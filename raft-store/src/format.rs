@@ -196,30 +196,48 @@ where
     Ok(Membership::new(configs, nodes))
 }
 
-/// Archives `entry`'s body into `scratch` (cleared first) and returns it.
-pub(crate) fn encode_body<C>(entry: &Entry<C>, scratch: AlignedVec) -> Result<AlignedVec>
-where
-    C: RaftTypeConfig<NodeId = u64>,
-    C::D: PayloadCodec,
-    C::Node: PayloadCodec,
-{
-    let payload = match &entry.payload {
-        EntryPayload::Blank => PayloadRec::Blank,
-        EntryPayload::Normal(d) => {
-            let mut v = Vec::new();
-            d.encode(&mut v);
-            PayloadRec::Normal(v)
+/// Reusable buffers that archive entry bodies without allocating per entry
+/// (the payload buffer and the archive buffer keep their capacity).
+#[derive(Debug, Default)]
+pub(crate) struct BodyEncoder {
+    payload: Vec<u8>,
+    out: Option<AlignedVec>,
+}
+
+impl BodyEncoder {
+    /// Archives `entry`'s body (the bytes the chain hash covers after index
+    /// and term) and returns them; valid until the next call.
+    pub(crate) fn encode<C>(&mut self, entry: &Entry<C>) -> Result<&[u8]>
+    where
+        C: RaftTypeConfig<NodeId = u64>,
+        C::D: PayloadCodec,
+        C::Node: PayloadCodec,
+    {
+        let payload = match &entry.payload {
+            EntryPayload::Blank => PayloadRec::Blank,
+            EntryPayload::Normal(d) => {
+                let mut v = std::mem::take(&mut self.payload);
+                v.clear();
+                d.encode(&mut v);
+                PayloadRec::Normal(v)
+            }
+            EntryPayload::Membership(m) => {
+                PayloadRec::Membership(MembershipRec::from_membership(m))
+            }
+        };
+        let body = EntryBody {
+            leader_node: entry.log_id.leader_id.node_id,
+            payload,
+        };
+        let mut out = self.out.take().unwrap_or_default();
+        out.clear();
+        let res = rkyv::api::high::to_bytes_in::<_, rancor::Error>(&body, out);
+        if let PayloadRec::Normal(v) = body.payload {
+            self.payload = v;
         }
-        EntryPayload::Membership(m) => PayloadRec::Membership(MembershipRec::from_membership(m)),
-    };
-    let body = EntryBody {
-        leader_node: entry.log_id.leader_id.node_id,
-        payload,
-    };
-    let mut scratch = scratch;
-    scratch.clear();
-    rkyv::api::high::to_bytes_in::<_, rancor::Error>(&body, scratch)
-        .map_err(|e| Error::Decode(format!("archive entry: {e}")))
+        let out = res.map_err(|e| Error::Decode(format!("archive entry: {e}")))?;
+        Ok(self.out.insert(out).as_slice())
+    }
 }
 
 /// Decodes an entry from its header fields and validated body bytes.
@@ -279,15 +297,23 @@ pub(crate) fn push_frame(out: &mut Vec<u8>, id: LogIdRec, hash: Hash, body: &[u8
         body_len,
         reserved: [0; 4],
     };
-    let hb = rkyv::to_bytes::<rancor::Error>(&header)
-        .map_err(|e| Error::Decode(format!("archive header: {e}")))?;
-    debug_assert_eq!(hb.len(), HEADER_LEN);
     let pad = pad8(body.len());
     let len = (HEADER_LEN + body.len() + pad) as u32;
     let start = out.len();
+    out.reserve(FRAME_PREFIX + len as usize);
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&hb);
+    // Archived in place: `out` is at an 8-aligned position, so the header
+    // needs no padding and is the same 64 bytes as a standalone archive.
+    let buf = std::mem::take(out);
+    *out = rkyv::api::high::to_bytes_in::<_, rancor::Error>(&header, buf)
+        .map_err(|e| Error::Decode(format!("archive header: {e}")))?;
+    if out.len() != start + FRAME_PREFIX + HEADER_LEN {
+        return Err(Error::Decode(format!(
+            "archived frame header of {} bytes",
+            out.len() - start - FRAME_PREFIX
+        )));
+    }
     out.extend_from_slice(body);
     out.extend_from_slice(&[0u8; 8][..pad]);
     let crc = crc32c::crc32c(&out[start + FRAME_PREFIX..]);
@@ -569,5 +595,71 @@ mod tests {
             b2.extend_from_slice(&v[..cut]);
             assert!(!matches!(parse_frame(&b2, 0), Frame::Ok { .. }));
         }
+    }
+
+    /// The reusing encoder writes exactly the bytes the one-allocation-per-
+    /// entry path wrote, so segments written before it keep their chain.
+    #[test]
+    fn body_encoder_matches_standalone_archives() {
+        use crate::kv::{KvCommand, KvConfig};
+        let mut enc = BodyEncoder::default();
+        for i in 0..50u64 {
+            let cmd = if i % 3 == 0 {
+                KvCommand::Delete {
+                    key: format!("k{i}"),
+                }
+            } else {
+                KvCommand::Set {
+                    key: format!("key{i}"),
+                    value: "v".repeat(i as usize),
+                }
+            };
+            let e = Entry::<KvConfig> {
+                log_id: LogId::new(openraft::CommittedLeaderId::new(2, 3), i),
+                payload: EntryPayload::Normal(cmd.clone()),
+            };
+            let old = EntryBody {
+                leader_node: 3,
+                payload: PayloadRec::Normal(
+                    rkyv::to_bytes::<rancor::Error>(&cmd).unwrap().to_vec(),
+                ),
+            };
+            let want = rkyv::to_bytes::<rancor::Error>(&old).unwrap();
+            assert_eq!(enc.encode(&e).unwrap(), want.as_slice(), "entry {i}");
+            let got = decode_entry::<KvConfig>(i, 2, enc.encode(&e).unwrap()).unwrap();
+            assert_eq!(got.payload, EntryPayload::Normal(cmd));
+        }
+        let blank = Entry::<KvConfig> {
+            log_id: LogId::new(openraft::CommittedLeaderId::new(1, 1), 1),
+            payload: EntryPayload::Blank,
+        };
+        let want = rkyv::to_bytes::<rancor::Error>(&EntryBody {
+            leader_node: 1,
+            payload: PayloadRec::Blank,
+        })
+        .unwrap();
+        assert_eq!(enc.encode(&blank).unwrap(), want.as_slice());
+    }
+
+    /// A frame header archived in place is the standalone 64-byte archive.
+    #[test]
+    fn frame_header_in_place_matches_standalone() {
+        let id = LogIdRec {
+            term: 9,
+            node: 4,
+            index: 77,
+        };
+        let mut v = vec![0u8; 8];
+        push_frame(&mut v, id, [5; 32], b"abc").unwrap();
+        let want = rkyv::to_bytes::<rancor::Error>(&FrameHeader {
+            index: 77,
+            term: 9,
+            node: 4,
+            hash: [5; 32],
+            body_len: 3,
+            reserved: [0; 4],
+        })
+        .unwrap();
+        assert_eq!(&v[16..16 + HEADER_LEN], want.as_slice());
     }
 }

@@ -6,6 +6,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Bound, RangeBounds};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
@@ -14,7 +15,7 @@ use rkyv::util::AlignedVec;
 
 use crate::error::{io_err, Error, Result};
 use crate::format::{
-    chain_hash, decode_entry, encode_body, parse_frame, push_frame, segment_header, Frame, Hash,
+    chain_hash, decode_entry, parse_frame, push_frame, segment_header, BodyEncoder, Frame, Hash,
     LogIdRec, Meta, VoteRec, FORMAT_VERSION, GENESIS, META_LEN, SEG_HEADER, SEG_MAGIC,
 };
 use crate::fs::{Fs, FsFile, StdFs};
@@ -43,6 +44,31 @@ impl Default for LogOptions {
                 .unwrap_or(1),
         }
     }
+}
+
+/// Bytes of log read and checked as one unit of verification work
+/// (512 KiB: it stays in a core's cache between the read and the hashing).
+const VERIFY_SPAN: u64 = 512 << 10;
+
+/// A chain break found by the verifier (becomes [`Error::ChainBroken`]).
+#[derive(Debug, Clone)]
+struct Broken {
+    index: u64,
+    path: PathBuf,
+    offset: u64,
+    what: String,
+}
+
+/// One unit of verification: entries `first..=last` of segment `seg`,
+/// `span` bytes at offset `off`, and the stored hash before `first`.
+#[derive(Debug)]
+struct VerifyItem {
+    first: u64,
+    last: u64,
+    seg: u64,
+    off: u64,
+    span: usize,
+    prev: std::result::Result<Hash, Broken>,
 }
 
 /// Where an entry's frame lives.
@@ -85,8 +111,10 @@ pub(crate) struct LogCore {
     last: Option<LogIdRec>,
     /// Chain hash of `last`, or the base hash when the log is empty.
     tip: Hash,
-    scratch: Option<AlignedVec>,
+    encoder: BodyEncoder,
     batch: Vec<u8>,
+    /// Entries of the batch being appended: (id, hash, offset in batch, frame bytes).
+    added: Vec<(LogIdRec, Hash, u64, u32)>,
     anchor: Anchor,
 }
 
@@ -199,8 +227,9 @@ impl LogCore {
             first: 0,
             last: None,
             tip: meta.base_hash,
-            scratch: Some(AlignedVec::new()),
+            encoder: BodyEncoder::default(),
             batch: Vec::new(),
+            added: Vec::new(),
             anchor,
         };
         let purged = meta.purged.map(|p| p.index);
@@ -464,12 +493,15 @@ impl LogCore {
         entries: impl IntoIterator<Item = Entry<C>>,
     ) -> Result<usize> {
         self.adopt_anchor()?;
+        // One reused buffer for the whole batch (it keeps its capacity
+        // between calls), then one write and one fsync.
         let mut batch = std::mem::take(&mut self.batch);
         batch.clear();
-        let mut added: Vec<(LogIdRec, Hash, u64, u32)> = Vec::new();
+        let mut added = std::mem::take(&mut self.added);
+        added.clear();
         let mut prev_id = self.last;
         let mut prev_hash = self.tip;
-        let mut scratch = self.scratch.take().unwrap_or_default();
+        let mut encoder = std::mem::take(&mut self.encoder);
         let res = (|| -> Result<()> {
             for e in entries {
                 let id = LogIdRec::from_log_id(&e.log_id);
@@ -489,23 +521,25 @@ impl LogCore {
                         expected.unwrap_or_default()
                     )));
                 }
-                scratch = encode_body(&e, std::mem::take(&mut scratch))?;
-                let hash = chain_hash(&prev_hash, id.index, id.term, &scratch);
+                let body = encoder.encode(&e)?;
+                let hash = chain_hash(&prev_hash, id.index, id.term, body);
                 let rel = batch.len() as u64;
-                push_frame(&mut batch, id, hash, &scratch)?;
+                push_frame(&mut batch, id, hash, body)?;
                 added.push((id, hash, rel, (batch.len() as u64 - rel) as u32));
                 prev_id = Some(id);
                 prev_hash = hash;
             }
             Ok(())
         })();
-        self.scratch = Some(scratch);
+        self.encoder = encoder;
         if let Err(e) = res {
             self.batch = batch;
+            self.added = added;
             return Err(e);
         }
         if added.is_empty() {
             self.batch = batch;
+            self.added = added;
             return Ok(0);
         }
         let seq = self.active_segment()?;
@@ -518,11 +552,13 @@ impl LogCore {
         if let Err(e) = seg.file.write_at(base, &batch) {
             let _ = seg.file.set_len(base);
             self.batch = batch;
+            self.added = added;
             return Err(io_err(&seg.path, "write")(e));
         }
         if let Err(e) = seg.file.sync() {
             let _ = seg.file.set_len(base);
             self.batch = batch;
+            self.added = added;
             return Err(io_err(&seg.path, "fsync")(e));
         }
         if new_file {
@@ -536,7 +572,7 @@ impl LogCore {
             .ok_or_else(|| Error::InvalidRequest("no segment".into()))?;
         seg.len = base + batch.len() as u64;
         let n = added.len();
-        for (id, hash, rel, len) in added {
+        for &(id, hash, rel, len) in &added {
             if self.last.is_none() {
                 self.first = id.index;
             }
@@ -550,6 +586,7 @@ impl LogCore {
             seg.last = Some(id.index);
         }
         self.batch = batch;
+        self.added = added;
         Ok(n)
     }
 
@@ -800,125 +837,177 @@ impl LogCore {
         let Some((start, end)) = self.log_range(range) else {
             return Ok(0);
         };
-        let broken = |idx: u64, seg: &Segment, off: u64, what: String| Error::ChainBroken {
-            index: idx,
-            path: seg.path.clone(),
-            offset: off,
-            what,
-        };
-        let mut prev = if start == self.first {
-            self.meta.base_hash
-        } else {
-            self.read_header(start - 1).map(|(_, h)| h).map_err(|e| {
-                let (path, offset) = match &e {
-                    Error::Corrupt { path, offset, .. } => (path.clone(), *offset),
-                    _ => (PathBuf::new(), 0),
-                };
-                Error::ChainBroken {
-                    index: start - 1,
-                    path,
-                    offset,
-                    what: e.to_string(),
-                }
-            })?
-        };
-        // Segment file headers of the segments walked.
-        let mut checked_seg = None;
-        let mut items: Vec<(u64, u64, Hash, Hash, u64, usize, usize)> = Vec::new();
-        let mut count = 0u64;
-        let threads = self.opts.verify_threads.max(1);
+        // Work items: runs of entries of one segment, about VERIFY_SPAN
+        // bytes each. Each entry's check needs only its predecessor's stored
+        // hash, so every item can be checked on its own once the stored hash
+        // before it is known.
+        let mut items: Vec<VerifyItem> = Vec::new();
+        // The segment whose file header was checked last, and whether it held.
+        let mut checked: Option<(u64, bool)> = None;
         let mut i = start;
         while i <= end {
             let loc = self
                 .loc(i)
                 .ok_or_else(|| Error::InvalidRequest(format!("log index {i} not in log")))?;
-            let seg = self.segment(loc.seg)?;
-            if checked_seg != Some(loc.seg) {
+            if checked.is_none_or(|(s, _)| s != loc.seg) {
+                let seg = self.segment(loc.seg)?;
                 let mut h = [0u8; SEG_HEADER as usize];
                 seg.file
                     .read_at(0, &mut h)
                     .map_err(io_err(&seg.path, "read"))?;
-                if h != segment_header() {
-                    return Err(broken(i, seg, 0, "segment file header damaged".into()));
-                }
-                checked_seg = Some(loc.seg);
+                checked = Some((loc.seg, h == segment_header()));
             }
+            let header_ok = checked.is_some_and(|(_, ok)| ok);
             let mut j = i;
-            while j < end && self.loc(j + 1).is_some_and(|l| l.seg == loc.seg) {
-                j += 1;
-            }
-            let lastloc = self
-                .loc(j)
-                .ok_or_else(|| Error::InvalidRequest(format!("log index {j} not in log")))?;
-            let span = (lastloc.off + lastloc.len as u64 - loc.off) as usize;
-            let buf = read_aligned(&*seg.file, &seg.path, loc.off, span)?;
-            items.clear();
-            for k in i..=j {
-                let l = self
-                    .loc(k)
-                    .ok_or_else(|| Error::InvalidRequest(format!("log index {k} not in log")))?;
-                let rel = (l.off - loc.off) as usize;
-                match parse_frame(&buf, rel) {
-                    Frame::Ok { header, body, .. } => {
-                        if header.index.to_native() != k {
-                            return Err(broken(
-                                k,
-                                seg,
-                                l.off,
-                                format!("frame holds index {}", header.index.to_native()),
-                            ));
-                        }
-                        let body_off = body.as_ptr() as usize - buf.as_ptr() as usize;
-                        items.push((
-                            k,
-                            header.term.to_native(),
-                            prev,
-                            header.hash,
-                            l.off,
-                            body_off,
-                            body.len(),
-                        ));
-                        prev = header.hash;
+            let mut span = loc.len as u64;
+            while j < end {
+                match self.loc(j + 1) {
+                    Some(l) if l.seg == loc.seg && span + l.len as u64 <= VERIFY_SPAN => {
+                        span += l.len as u64;
+                        j += 1;
                     }
-                    Frame::Incomplete(w) | Frame::Bad(w) => return Err(broken(k, seg, l.off, w)),
+                    _ => break,
                 }
             }
-            // Each entry's check needs only its predecessor's stored hash:
-            // split the run over threads.
-            let check = |chunk: &[(u64, u64, Hash, Hash, u64, usize, usize)]| {
-                chunk
-                    .iter()
-                    .find(|&&(k, term, p, h, _, bo, bl)| {
-                        chain_hash(&p, k, term, &buf[bo..bo + bl]) != h
-                    })
-                    .copied()
-            };
-            let bad = if threads == 1 || items.len() < 4096 {
-                check(&items)
+            let prev = if !header_ok {
+                Err(Broken {
+                    index: i,
+                    path: self.segment(loc.seg)?.path.clone(),
+                    offset: 0,
+                    what: "segment file header damaged".into(),
+                })
+            } else if i == self.first {
+                Ok(self.meta.base_hash)
             } else {
-                let per = items.len().div_ceil(threads);
-                std::thread::scope(|s| {
-                    let hs: Vec<_> = items
-                        .chunks(per)
-                        .map(|c| s.spawn(move || check(c)))
-                        .collect();
-                    hs.into_iter()
-                        .filter_map(|h| h.join().ok().flatten())
-                        .min_by_key(|x| x.0)
+                self.read_header(i - 1).map(|(_, h)| h).map_err(|e| {
+                    let (path, offset) = match &e {
+                        Error::Corrupt { path, offset, .. } => (path.clone(), *offset),
+                        _ => (PathBuf::new(), 0),
+                    };
+                    Broken {
+                        index: i - 1,
+                        path,
+                        offset,
+                        what: e.to_string(),
+                    }
                 })
             };
-            if let Some((k, _, _, _, off, _, _)) = bad {
-                return Err(broken(
-                    k,
-                    seg,
-                    off,
-                    "stored hash does not match the chain".into(),
-                ));
-            }
-            count += j - i + 1;
+            items.push(VerifyItem {
+                first: i,
+                last: j,
+                seg: loc.seg,
+                off: loc.off,
+                span: span as usize,
+                prev,
+            });
             i = j + 1;
         }
-        Ok(count)
+        let threads = self.opts.verify_threads.max(1).min(items.len());
+        // The lowest item index found broken so far: later items are skipped.
+        let stop = AtomicUsize::new(usize::MAX);
+        let next = AtomicUsize::new(0);
+        let worker = || -> Result<Option<Broken>> {
+            let mut buf = AlignedVec::<16>::new();
+            let mut found: Option<Broken> = None;
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= items.len() || n > stop.load(Ordering::Relaxed) {
+                    return Ok(found);
+                }
+                if let Some(b) = self.verify_item(&items[n], &mut buf)? {
+                    stop.fetch_min(n, Ordering::Relaxed);
+                    if found.as_ref().is_none_or(|f| b.index < f.index) {
+                        found = Some(b);
+                    }
+                }
+            }
+        };
+        let bad = if threads <= 1 {
+            worker()?
+        } else {
+            let results: Vec<Result<Option<Broken>>> = std::thread::scope(|s| {
+                let hs: Vec<_> = (0..threads).map(|_| s.spawn(worker)).collect();
+                hs.into_iter()
+                    .map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            Err(Error::InvalidRequest("verify thread panicked".into()))
+                        })
+                    })
+                    .collect()
+            });
+            let mut bad: Option<Broken> = None;
+            for r in results {
+                if let Some(b) = r? {
+                    if bad.as_ref().is_none_or(|x| b.index < x.index) {
+                        bad = Some(b);
+                    }
+                }
+            }
+            bad
+        };
+        match bad {
+            Some(b) => Err(Error::ChainBroken {
+                index: b.index,
+                path: b.path,
+                offset: b.offset,
+                what: b.what,
+            }),
+            None => Ok(end - start + 1),
+        }
+    }
+
+    /// Checks one run of entries: frame checksum, index, and the chain hash
+    /// from the stored hash before it. Reads the run into `buf` (reused,
+    /// grown only when a run is longer than any before). Returns the first
+    /// broken entry.
+    fn verify_item(&self, item: &VerifyItem, buf: &mut AlignedVec) -> Result<Option<Broken>> {
+        let mut prev = match &item.prev {
+            Ok(h) => *h,
+            Err(b) => return Ok(Some(b.clone())),
+        };
+        let seg = self.segment(item.seg)?;
+        if buf.len() < item.span {
+            buf.resize(item.span, 0);
+        }
+        let buf = &mut buf[..item.span];
+        seg.file
+            .read_at(item.off, buf)
+            .map_err(io_err(&seg.path, "read"))?;
+        let broken = |index: u64, offset: u64, what: String| {
+            Some(Broken {
+                index,
+                path: seg.path.clone(),
+                offset,
+                what,
+            })
+        };
+        for k in item.first..=item.last {
+            let Some(l) = self.loc(k) else {
+                return Err(Error::InvalidRequest(format!("log index {k} not in log")));
+            };
+            let rel = (l.off - item.off) as usize;
+            match parse_frame(buf, rel) {
+                Frame::Ok { header, body, .. } => {
+                    if header.index.to_native() != k {
+                        return Ok(broken(
+                            k,
+                            l.off,
+                            format!("frame holds index {}", header.index.to_native()),
+                        ));
+                    }
+                    if chain_hash(&prev, k, header.term.to_native(), body) != header.hash {
+                        return Ok(broken(
+                            k,
+                            l.off,
+                            "stored hash does not match the chain".into(),
+                        ));
+                    }
+                    prev = header.hash;
+                }
+                Frame::Incomplete(w) | Frame::Bad(w) => return Ok(broken(k, l.off, w)),
+            }
+        }
+        Ok(None)
     }
 
     fn log_state(&self) -> (Option<LogIdRec>, Option<LogIdRec>) {
@@ -1036,8 +1125,14 @@ impl<C: StoreConfig> LogStore<C> {
 
     /// Checks the hash chain over the entries of `range` that are in the log
     /// (frame checksum, index and `blake3(prev || index || term || body)` of
-    /// each), reading headers through zero-copy access and hashing on
-    /// [`LogOptions::verify_threads`] threads. Returns the entries checked.
+    /// each). Returns the entries checked.
+    ///
+    /// The range is cut into runs of about 512 KiB of one segment; an
+    /// entry's check needs only its own stored hash and its predecessor's,
+    /// so [`LogOptions::verify_threads`] threads take runs from a shared
+    /// counter and each reads, checksums and hashes its run (headers read
+    /// through validated zero-copy access, no allocation per entry). The
+    /// break reported is the lowest index found broken over all runs.
     ///
     /// # Errors
     /// [`Error::ChainBroken`] with the first log index where the chain does

@@ -197,3 +197,55 @@ fn chain_tip_follows_truncate_and_purge() {
     assert_eq!(log2.chain_tip(), tip);
     assert_eq!(log2.hash_at(25).unwrap().unwrap(), h25);
 }
+
+/// A segment large enough to be verified as several parallel work items
+/// (each about 512 KiB): a flip anywhere is still reported at the lowest
+/// damaged index, from whichever thread finds it.
+#[test]
+fn parallel_verify_reports_the_first_break() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = LogOptions {
+        segment_bytes: 64 << 20,
+        verify_threads: 3,
+    };
+    let log = LogStore::<KvConfig>::open_with(dir.path(), Arc::new(StdFs), opts).unwrap();
+    let big = |i: u64| {
+        let mut e = kv_entry(1, i);
+        if let openraft::EntryPayload::Normal(raft_store::kv::KvCommand::Set { value, .. }) =
+            &mut e.payload
+        {
+            value.push_str(&"y".repeat(1000));
+        }
+        e
+    };
+    let n = 2000u64;
+    for start in (1..=n).step_by(500) {
+        log.append_entries((start..start + 500).map(big)).unwrap();
+    }
+    assert_eq!(log.verify(..).unwrap(), n);
+    let seg = segments(dir.path()).remove(0);
+    let clean = std::fs::read(&seg).unwrap();
+    assert!(clean.len() > 3 * (512 << 10), "want several work items");
+    let (own, _) = owners(&clean, 1);
+    let mut rng = fastrand::Rng::with_seed(11);
+    for _ in 0..60 {
+        let off = rng.usize(16..clean.len());
+        let mut bad = clean.clone();
+        bad[off] ^= 0x20;
+        // A second flip later in the file must not hide the first.
+        let later = rng.usize(off..clean.len());
+        bad[later] ^= 0x02;
+        std::fs::write(&seg, &bad).unwrap();
+        match log.verify(..) {
+            Err(Error::ChainBroken { index, .. }) => assert_eq!(index, own[off], "flip at {off}"),
+            other => panic!("flip at {off}: {other:?}"),
+        }
+        let from = own[off].saturating_sub(700).max(1);
+        match log.verify(from..) {
+            Err(Error::ChainBroken { index, .. }) => assert_eq!(index, own[off], "from {from}"),
+            other => panic!("flip at {off}, walk from {from}: {other:?}"),
+        }
+    }
+    std::fs::write(&seg, &clean).unwrap();
+    assert_eq!(log.verify(..).unwrap(), n);
+}
