@@ -1600,30 +1600,13 @@ pub fn zscan(ctx: &mut Ctx<'_>, args: Args<'_>) {
             ctx.out.bulk(b"0");
             return ctx.out.array(0);
         };
-        let mut count = 10usize;
-        let mut pattern: Option<&[u8]> = None;
-        let mut i = 3;
-        while i < args.len() {
-            let (opt, has_value) = (args.get(i), i + 1 < args.len());
-            if opt.eq_ignore_ascii_case(b"count") && has_value {
-                let Some(n) = int_arg(&mut ctx.out, args.get(i + 1)) else {
-                    return;
-                };
-                if n < 1 {
-                    return ctx.out.error(err::SYNTAX);
-                }
-                count = usize::try_from(n).unwrap_or(usize::MAX);
-            } else if opt.eq_ignore_ascii_case(b"match") && has_value {
-                let p = args.get(i + 1);
-                pattern = (p != b"*").then_some(p);
-            } else {
-                return ctx.out.error(err::SYNTAX);
-            }
-            i += 2;
-        }
+        // Options are read only once the key is found, as in Redis.
+        let Some(opts) = super::hash::scan_opts(&mut ctx.out, args, 3) else {
+            return;
+        };
         let mut found: Vec<(&[u8], f64)> = Vec::new();
-        let next = z.scan(cursor, count, |m, s| {
-            if pattern.is_none_or(|p| crate::glob::matches(p, m, false)) {
+        let next = z.scan(cursor, opts.count, |m, s| {
+            if opts.pattern.is_none_or(|p| crate::glob::matches(p, m, false)) {
                 found.push((m, s));
             }
         });
