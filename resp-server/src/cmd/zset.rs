@@ -1606,7 +1606,10 @@ pub fn zscan(ctx: &mut Ctx<'_>, args: Args<'_>) {
         };
         let mut found: Vec<(&[u8], f64)> = Vec::new();
         let next = z.scan(cursor, opts.count, |m, s| {
-            if opts.pattern.is_none_or(|p| crate::glob::matches(p, m, false)) {
+            if opts
+                .pattern
+                .is_none_or(|p| crate::glob::matches(p, m, false))
+            {
                 found.push((m, s));
             }
         });
