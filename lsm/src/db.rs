@@ -329,6 +329,8 @@ pub struct Db {
     inner: Arc<Inner>,
     flusher: Mutex<Option<JoinHandle<()>>>,
     compactor: Mutex<Option<JoinHandle<()>>>,
+    /// The `LOCK` file's lock, released when the `Db` is dropped.
+    _lock: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 /// A consistent read view: reads see exactly the writes published before
@@ -392,6 +394,8 @@ impl Db {
         ));
         let fs = opts.fs.clone();
         fs.create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let lock_path = dir.join("LOCK");
+        let lock = fs.lock(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
         let names = fs.list(&dir).map_err(|e| Error::io(&dir, e))?;
         let mut md = match manifest::read(&*fs, &dir)? {
             Some(m) => m,
@@ -505,6 +509,7 @@ impl Db {
             inner,
             flusher: Mutex::new(Some(flusher)),
             compactor: Mutex::new(compactor),
+            _lock: lock,
         })
     }
 

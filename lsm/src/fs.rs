@@ -71,6 +71,18 @@ pub trait FileSystem: Send + Sync + Debug + 'static {
     /// # Errors
     /// The OS error.
     fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
+    /// Takes an exclusive lock on the file `path` (created if missing) for
+    /// as long as the returned guard lives, so that one database directory
+    /// is opened by one `Db` at a time (LevelDB's and RocksDB's `LOCK`
+    /// file). The default takes none (in-memory file systems).
+    ///
+    /// # Errors
+    /// The OS error; [`io::ErrorKind::WouldBlock`] when another holder has
+    /// the lock.
+    fn lock(&self, path: &Path) -> io::Result<Option<Box<dyn std::any::Any + Send + Sync>>> {
+        let _ = path;
+        Ok(None)
+    }
     /// Creates `dir` and its parents if missing.
     ///
     /// # Errors
@@ -151,6 +163,22 @@ impl RandomAccessFile for StdRandom {
 }
 
 impl FileSystem for StdFs {
+    fn lock(&self, path: &Path) -> io::Result<Option<Box<dyn std::any::Any + Send + Sync>>> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Box::new(file))),
+            Err(std::fs::TryLockError::WouldBlock) => Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "the database is open in another process or another Db",
+            )),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
         let file = OpenOptions::new()
             .write(true)

@@ -77,3 +77,19 @@ fn unreferenced_files_are_removed_and_flushed_wals_deleted() {
     assert_eq!(db.get(b"a").unwrap().unwrap(), "1");
     assert_eq!(db.get(b"b").unwrap().unwrap(), "2");
 }
+
+#[test]
+fn a_directory_is_opened_by_one_db_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = lsm::Db::open(dir.path(), lsm::Options::default()).unwrap();
+    db.put(b"k", b"v").unwrap();
+    let second = lsm::Db::open(dir.path(), lsm::Options::default());
+    match second {
+        Err(lsm::Error::Io { .. }) => {}
+        other => panic!("a second open must fail while the first is open: {other:?}"),
+    }
+    db.close().unwrap();
+    let db = lsm::Db::open(dir.path(), lsm::Options::default()).unwrap();
+    assert_eq!(db.get(b"k").unwrap().unwrap(), "v");
+    assert!(dir.path().join("LOCK").exists());
+}
