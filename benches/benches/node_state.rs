@@ -120,7 +120,7 @@ fn addr(id: u64, gen: u64) -> String {
 fn role(id: u64) -> Role {
     if id == 1 {
         Role::Leader
-    } else if id % 4 == 0 {
+    } else if id.is_multiple_of(4) {
         Role::Learner
     } else {
         Role::Voter

@@ -210,7 +210,7 @@ impl SizeHint {
 /// Returns true when `bytes` starts at an address archives can be read at.
 #[inline]
 pub(crate) fn is_aligned(bytes: &[u8]) -> bool {
-    (bytes.as_ptr() as usize) % ALIGN == 0
+    (bytes.as_ptr() as usize).is_multiple_of(ALIGN)
 }
 
 /// Validates `bytes` as an archive of `A` (which must start aligned), with

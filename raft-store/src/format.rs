@@ -351,7 +351,7 @@ pub(crate) fn parse_frame(buf: &[u8], off: usize) -> Frame<'_> {
     if len == 0 {
         return Frame::Incomplete("zero frame length".into());
     }
-    if !(HEADER_LEN..=HEADER_LEN + MAX_BODY + 8).contains(&len) || len % 8 != 0 {
+    if !(HEADER_LEN..=HEADER_LEN + MAX_BODY + 8).contains(&len) || !len.is_multiple_of(8) {
         return Frame::Bad(format!("frame length {len} out of range"));
     }
     if len > rest - FRAME_PREFIX {

@@ -344,7 +344,7 @@ fn save_params(value: &str) -> Option<String> {
         return Some(String::new());
     }
     let parts: Vec<&str> = value.split(' ').collect();
-    if parts.len() % 2 != 0 {
+    if !parts.len().is_multiple_of(2) {
         return None;
     }
     let mut out = Vec::with_capacity(parts.len());

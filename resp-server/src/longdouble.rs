@@ -476,7 +476,7 @@ fn decimal_small(negative: bool, d: u64, exp10: i64) -> LongDouble {
     let den = 10u128.pow((-exp10) as u32);
     let k = 66 + bit_len(den) - bit_len(u128::from(d));
     let num = u128::from(d) << k;
-    round(negative, num / den, -k, num % den != 0)
+    round(negative, num / den, -k, !num.is_multiple_of(den))
 }
 
 /// `digits * 10^exp10` rounded, exactly, with big integers: the value is

@@ -316,7 +316,7 @@ impl Inner {
             }
             let Some(i) = best else { break };
             n += 1;
-            if n % 1024 == 0 && self.closing.load(AtOrd::Acquire) {
+            if n.is_multiple_of(1024) && self.closing.load(AtOrd::Acquire) {
                 return Err(Error::Closed);
             }
             let c = &cursors[i];

@@ -75,7 +75,7 @@ pub struct BlockBuilder {
 impl BlockBuilder {
     /// Appends an entry; keys must come in increasing internal-key order.
     pub fn add(&mut self, key: &[u8], value: &[u8]) {
-        let shared = if self.count % RESTART_INTERVAL == 0 {
+        let shared = if self.count.is_multiple_of(RESTART_INTERVAL) {
             self.restarts.push(self.buf.len() as u32);
             0
         } else {

@@ -234,7 +234,7 @@ pub fn hmset(ctx: &mut Ctx<'_>, args: Args<'_>) {
 
 /// `HSET` and `HMSET`.
 fn set_pairs(ctx: &mut Ctx<'_>, args: Args<'_>, ok_reply: bool) {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return wrong_arity(&mut ctx.out, args.get(0));
     }
     let key = args.get(1);

@@ -376,7 +376,7 @@ fn config_get(ctx: &mut Ctx<'_>, args: Args<'_>) {
 
 /// `CONFIG SET name value [name value ...]`: all or nothing.
 fn config_set(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return ctx.out.error(err::SYNTAX);
     }
     let texts: Vec<Cow<'_, str>> = args.iter_from(2).map(String::from_utf8_lossy).collect();

@@ -503,7 +503,7 @@ pub fn msetnx(ctx: &mut Ctx<'_>, args: Args<'_>) {
 
 /// `MSET` and (with `nx`) `MSETNX`.
 fn mset_generic(ctx: &mut Ctx<'_>, args: Args<'_>, nx: bool) {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return wrong_arity(&mut ctx.out, args.get(0));
     }
     let shared = ctx.shared;

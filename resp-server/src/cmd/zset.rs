@@ -682,7 +682,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: Args<'_>, base: AddFlags) {
         idx += 1;
     }
     let rest = args.len() - idx;
-    if rest % 2 != 0 || rest == 0 {
+    if !rest.is_multiple_of(2) || rest == 0 {
         return ctx.out.error(err::SYNTAX);
     }
     let pairs = rest / 2;

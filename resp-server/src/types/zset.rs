@@ -1110,7 +1110,7 @@ mod tests {
 
     fn member(m: u8) -> Vec<u8> {
         // Some long members (past the inline size and the 63-byte header).
-        let rep = if m % 17 == 0 {
+        let rep = if m.is_multiple_of(17) {
             70
         } else {
             1 + (m % 5) as usize
