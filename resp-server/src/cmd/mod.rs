@@ -488,6 +488,64 @@ pub fn int_arg(out: &mut Reply<'_>, arg: &[u8]) -> Option<i64> {
     v
 }
 
+/// Options of `HSCAN`, `SSCAN` and `ZSCAN`.
+pub(crate) struct ScanOpts<'a> {
+    /// `MATCH` pattern (None for none or `*`).
+    pub pattern: Option<&'a [u8]>,
+    /// `COUNT`, at least 1 (default 10).
+    pub count: usize,
+}
+
+impl ScanOpts<'_> {
+    /// Whether `item` passes the `MATCH` filter.
+    pub fn keeps(&self, item: crate::types::hash::Item<'_>) -> bool {
+        self.pattern
+            .is_none_or(|p| item.with_bytes(|b| crate::glob::matches(p, b, false)))
+    }
+}
+
+/// Parses `[MATCH pattern] [COUNT count]` from argument `from` on, as
+/// Redis' `scanGenericCommand` does for a key's scan (`TYPE` is refused),
+/// or writes the error.
+pub(crate) fn scan_opts<'a>(
+    out: &mut Reply<'_>,
+    args: Args<'a>,
+    from: usize,
+) -> Option<ScanOpts<'a>> {
+    let mut opts = ScanOpts {
+        pattern: None,
+        count: 10,
+    };
+    let mut i = from;
+    while i < args.len() {
+        let (opt, has_value) = (args.get(i), i + 1 < args.len());
+        if opt.eq_ignore_ascii_case(b"count") && has_value {
+            let n = int_arg(out, args.get(i + 1))?;
+            if n < 1 {
+                out.error(err::SYNTAX);
+                return None;
+            }
+            opts.count = usize::try_from(n).unwrap_or(usize::MAX);
+        } else if opt.eq_ignore_ascii_case(b"match") && has_value {
+            let p = args.get(i + 1);
+            opts.pattern = (p != b"*").then_some(p);
+        } else {
+            out.error(err::SYNTAX);
+            return None;
+        }
+        i += 2;
+    }
+    Some(opts)
+}
+
+/// Writes a scan reply: `[cursor, body]`, `body` holding `n` elements.
+pub(crate) fn reply_scan(out: &mut Reply<'_>, cursor: u64, n: usize, body: &[u8]) {
+    out.array(2);
+    out.bulk(itoa::Buffer::new().format(cursor).as_bytes());
+    out.array(n);
+    out.raw(body);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

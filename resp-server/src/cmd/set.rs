@@ -18,10 +18,8 @@
 use smallvec::SmallVec;
 
 use super::flags::*;
-use super::hash::{
-    count_arg, read_typed, reply_item, reply_scan, sample_distinct, scan_opts, Found,
-};
-use super::{command, err, route, Args, Command, Ctx};
+use super::hash::{count_arg, read_typed, reply_item, sample_distinct, Found};
+use super::{command, err, reply_scan, route, scan_opts, Args, Command, Ctx};
 use crate::keyspace::{Db, Shard, Ttl, Value};
 use crate::reply::Reply;
 use crate::types::set::Member;

@@ -1601,7 +1601,7 @@ pub fn zscan(ctx: &mut Ctx<'_>, args: Args<'_>) {
             return ctx.out.array(0);
         };
         // Options are read only once the key is found, as in Redis.
-        let Some(opts) = super::hash::scan_opts(&mut ctx.out, args, 3) else {
+        let Some(opts) = super::scan_opts(&mut ctx.out, args, 3) else {
             return;
         };
         let mut found: Vec<(&[u8], f64)> = Vec::new();
