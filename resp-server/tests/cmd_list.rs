@@ -14,7 +14,7 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    arr, bulk, bulks, encode, err, int, nil, ok, script, Escaped, Frame, RawConn, RedisProcess,
+    arr, bulk, bulks, err, exchange, int, nil, ok, script, Escaped, Frame, RawConn, RedisProcess,
     SplitMix64, TestServer,
 };
 use resp_server::config::ConfigStore;
@@ -863,11 +863,7 @@ async fn diff_seed(redis: &RedisProcess, seed: u64, fill: &str, commands: usize)
     };
     for i in 0..commands {
         let cmd = gen.command();
-        let bytes = encode(&cmd);
-        ours.send(&bytes).await;
-        theirs.send(&bytes).await;
-        let (a, b) = (ours.read_reply().await, theirs.read_reply().await);
-        if a != b {
+        if let Err((a, b)) = exchange(&mut ours, &mut theirs, &cmd, |_, f| f).await {
             found.push(format!(
                 "seed {seed} fill {fill} #{i}: {}\n    ours:  {a:?}\n    redis: {b:?}",
                 Escaped(cmd.join(" ").as_bytes())

@@ -16,8 +16,8 @@ use resp_server::config::ConfigStore;
 use resp_server::server::Server;
 
 use common::{
-    arr, bulk, bulks, encode, err, int, nil, ok, Frame, RawConn, RedisProcess, SplitMix64,
-    TestServer,
+    arr, assert_no_mismatches, bulk, bulks, err, exchange, int, nil, ok, Frame, RawConn,
+    RedisProcess, SplitMix64, TestServer,
 };
 
 /// Sends a command whose reply is an array of bulk strings; returns them.
@@ -1052,12 +1052,7 @@ async fn same_replies_as_real_redis() {
         };
         for i in 0..commands {
             let cmd = gen.command();
-            let bytes = encode(&cmd);
-            a.send(&bytes).await;
-            b.send(&bytes).await;
-            let (x, y) = (a.read_reply().await, b.read_reply().await);
-            let (x, y) = (normalize(&cmd, x), normalize(&cmd, y));
-            if x != y {
+            if let Err((x, y)) = exchange(&mut a, &mut b, &cmd, normalize).await {
                 mismatches.push(format!(
                     "seed {seed} #{i} {cmd:?}\n  ours:  {x:?}\n  redis: {y:?}"
                 ));
@@ -1089,17 +1084,7 @@ async fn same_replies_as_real_redis() {
     shared.shutdown();
     let _ = tokio::time::timeout(common::REPLY_TIMEOUT, task).await;
     drop(redis);
-    assert!(
-        mismatches.is_empty(),
-        "{} mismatches:\n{}",
-        mismatches.len(),
-        mismatches
-            .iter()
-            .take(15)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    assert_no_mismatches(&mismatches, 15);
 }
 
 #[tokio::test]

@@ -432,6 +432,49 @@ pub fn encode_into<A: AsRef<[u8]>>(out: &mut Vec<u8>, args: &[A]) {
     }
 }
 
+/// One step of a differential test: sends `cmd` to `ours` and `redis`,
+/// reads both replies and passes each through `normalize` (which maps what
+/// may differ, such as random or unordered replies, to a comparable form).
+/// `Ok(redis_reply)` when they agree, `Err((ours, redis))` when not.
+///
+/// # Panics
+/// As [`RawConn::read_reply`].
+pub async fn exchange<A: AsRef<[u8]>>(
+    ours: &mut RawConn,
+    redis: &mut RawConn,
+    cmd: &[A],
+    normalize: impl Fn(&[A], Frame) -> Frame,
+) -> Result<Frame, (Frame, Frame)> {
+    let bytes = encode(cmd);
+    ours.send(&bytes).await;
+    redis.send(&bytes).await;
+    let a = normalize(cmd, ours.read_reply().await);
+    let b = normalize(cmd, redis.read_reply().await);
+    if a == b {
+        Ok(b)
+    } else {
+        Err((a, b))
+    }
+}
+
+/// Fails with the first `shown` mismatches of a differential test, if any.
+///
+/// # Panics
+/// When `mismatches` is not empty.
+pub fn assert_no_mismatches(mismatches: &[String], shown: usize) {
+    assert!(
+        mismatches.is_empty(),
+        "{} replies differ from real Redis:\n{}",
+        mismatches.len(),
+        mismatches
+            .iter()
+            .take(shown)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
 /// A client speaking raw RESP over TCP.
 #[derive(Debug)]
 pub struct RawConn {
